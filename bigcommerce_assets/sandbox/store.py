@@ -1,0 +1,246 @@
+"""The synthetic store: records generated on demand from the seed, the few records tests
+changed or added, and the queries the server answers from them."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import threading
+from datetime import UTC, datetime
+
+from .formats import iso, parse_iso_exact, parse_rfc2822, rfc2822, timestamp_of
+from .generator import BaseRecords
+from .layout import StoreLayout
+from .payments import build_transactions
+from .people import build_customer, customer_id_in_email
+from .queries import Collection, Query, select
+from .sales import STATUSES, OrderBundle
+from .selection import RecordView, Selection
+
+
+def _merge(record: dict, fields: dict) -> None:
+    """Apply changed fields; nested objects (billing_address) are merged, not replaced."""
+    for name, value in fields.items():
+        if isinstance(value, dict) and isinstance(record.get(name), dict):
+            _merge(record[name], value)
+        else:
+            record[name] = value
+
+
+class SandboxStore:
+    """A deterministic synthetic BigCommerce store of any size, built lazily from `seed`.
+
+    Records are spread over [as_of - history_days, as_of]; `as_of` defaults to now.
+    """
+
+    def __init__(
+        self,
+        *,
+        seed: int = 0,
+        customers: int = 100,
+        orders: int = 300,
+        products: int = 20,
+        categories: int = 8,
+        as_of: datetime | None = None,
+        history_days: int = 60,
+    ) -> None:
+        self.seed = seed
+        self.as_of = (as_of or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+        self.store_hash = "sbx" + hashlib.sha256(f"store:{seed}".encode()).hexdigest()[:5]
+        self.access_token = hashlib.sha256(f"token:{seed}".encode()).hexdigest()[:31]
+        self._layout = StoreLayout(
+            seed=seed,
+            customers=customers,
+            orders=orders,
+            products=products,
+            as_of=timestamp_of(self.as_of),
+            history_days=history_days,
+        )
+        self._base = BaseRecords(
+            seed=seed, layout=self._layout, categories=categories, store_hash=self.store_hash
+        )
+        self._lock = threading.RLock()
+        self._customers: dict[int, dict] = {}
+        self._orders: dict[int, dict] = {}
+        self._added_bundles: dict[int, OrderBundle] = {}
+        self._products: dict[int, dict] = {}
+        self._added_customers = 0
+        self._added_orders = 0
+
+    # Queries answered by the server.
+
+    def select_customers(self, query: Query) -> Selection:
+        """Customers matching a v3 list query."""
+        with self._lock:
+            overrides = dict(self._customers)
+        return select(
+            Collection(self._layout.customers, self._base.customer, overrides, parse_iso_exact),
+            query,
+        )
+
+    def select_orders(self, query: Query) -> Selection:
+        """Orders matching a v2 list query."""
+        with self._lock:
+            overrides = dict(self._orders)
+        layout = self._layout
+        return select(
+            Collection(
+                layout.orders,
+                self._base.order,
+                overrides,
+                parse_rfc2822,
+                layout.is_archived,
+                layout.archived_up_to,
+            ),
+            query,
+        )
+
+    def select_products(self, query: Query) -> Selection:
+        """Products matching a v3 catalog query."""
+        with self._lock:
+            overrides = dict(self._products)
+        return select(
+            Collection(self._layout.products, self._base.product, overrides, parse_iso_exact), query
+        )
+
+    def customer_ids_for_emails(self, emails: list[str]) -> frozenset[int]:
+        """Ids of customers that may have one of these emails (a superset, found without a
+        scan: base emails carry their id, and changed or added customers are few)."""
+        wanted = {email.strip().lower() for email in emails}
+        with self._lock:
+            changed = {
+                customer_id
+                for customer_id, record in self._customers.items()
+                if record["email"].strip().lower() in wanted
+            }
+        carried = (customer_id_in_email(email) for email in emails)
+        return frozenset(changed | {customer_id for customer_id in carried if customer_id})
+
+    def order_bundle(self, order_id: int) -> OrderBundle | None:
+        """An order (archived or not) with its lines and consignments; None if unknown."""
+        with self._lock:
+            order = self._orders.get(order_id)
+            added = self._added_bundles.get(order_id)
+        if added is not None:
+            return OrderBundle(order or added.order, added.lines, added.consignments)
+        if not 1 <= order_id <= self._layout.orders.count:
+            return None
+        bundle = self._base.order_bundle(order_id)
+        return bundle if order is None else OrderBundle(order, bundle.lines, bundle.consignments)
+
+    def consignments(self, order_id: int) -> dict:
+        """The consignments of an order, each with its full lines (object structure)."""
+        return self._known_bundle(order_id).consignments
+
+    # Ground truth for tests: exactly what the API returns.
+
+    def customers(self) -> RecordView:
+        """Every customer, by id."""
+        return RecordView(self.select_customers(Query()))
+
+    def orders(self, include_archived: bool = True) -> RecordView:
+        """Every order by id, archived ones included unless asked otherwise."""
+        return RecordView(self.select_orders(Query(archived=None if include_archived else False)))
+
+    def line_items(self, order_id: int) -> list[dict]:
+        """The lines of an order, as `/v2/orders/{id}/products` lists them."""
+        return copy.deepcopy(self._known_bundle(order_id).lines)
+
+    def transactions(self, order_id: int) -> list[dict]:
+        """The transactions of an order, as `/v3/orders/{id}/transactions` lists them."""
+        return build_transactions(self.seed, self._known_bundle(order_id).order)
+
+    def products(self) -> RecordView:
+        """Every product, by id."""
+        return RecordView(self.select_products(Query()))
+
+    def categories(self) -> list[dict]:
+        """The category tree, by category id."""
+        return self._base.categories()
+
+    def store_info(self) -> dict:
+        """The `/v2/store` object."""
+        return self._base.store_info()
+
+    def _known_bundle(self, order_id: int) -> OrderBundle:
+        bundle = self.order_bundle(order_id)
+        if bundle is None:
+            raise KeyError(f"no order {order_id}")
+        return bundle
+
+    # Mutations: each stamps date_modified with `at` (default now) so incremental loads see it.
+
+    def update_customer(self, customer_id: int, at: datetime | None = None, **fields) -> dict:
+        """Change a customer's fields."""
+        with self._lock:
+            record = copy.deepcopy(
+                self._customers.get(customer_id) or self._known_customer(customer_id)
+            )
+            _merge(record, fields)
+            record["date_modified"] = iso(_seconds(at))
+            self._customers[customer_id] = record
+            return copy.deepcopy(record)
+
+    def add_customer(self, at: datetime | None = None, **fields) -> dict:
+        """Register a new customer (the next id), created and modified at `at`."""
+        with self._lock:
+            self._added_customers += 1
+            customer_id = self._layout.customers.count + self._added_customers
+            moment = _seconds(at)
+            record = build_customer(self.seed, customer_id, moment, moment)
+            _merge(record, fields)
+            self._customers[customer_id] = record
+            return copy.deepcopy(record)
+
+    def update_order(self, order_id: int, at: datetime | None = None, **fields) -> dict:
+        """Change an order's fields; a new `status_id` brings its label along."""
+        with self._lock:
+            record = copy.deepcopy(self._known_bundle(order_id).order)
+            if "status_id" in fields:
+                label = STATUSES.get(fields["status_id"], "")
+                fields = {"status": label, "custom_status": label, **fields}
+            _merge(record, fields)
+            record["date_modified"] = rfc2822(_seconds(at))
+            self._orders[order_id] = record
+            return copy.deepcopy(record)
+
+    def archive_order(self, order_id: int, at: datetime | None = None) -> dict:
+        """Archive an order (`is_deleted` true), as `DELETE /v2/orders/{id}` does."""
+        return self.update_order(order_id, at, is_deleted=True)
+
+    def add_order(self, customer_id: int, at: datetime | None = None, **fields) -> dict:
+        """Place a new order (the next id) for a customer, or for a new guest if 0."""
+        with self._lock:
+            self._added_orders += 1
+            order_id = self._layout.orders.count + self._added_orders
+            customer = None
+            if customer_id:
+                customer = self._customers.get(customer_id) or self._known_customer(customer_id)
+            bundle = self._base.placed_order(order_id, customer, _seconds(at))
+            _merge(bundle.order, fields)
+            self._added_bundles[order_id] = bundle
+            self._orders[order_id] = bundle.order
+            return copy.deepcopy(bundle.order)
+
+    def update_product(self, product_id: int, at: datetime | None = None, **fields) -> dict:
+        """Change a product's fields."""
+        with self._lock:
+            if product_id in self._products:
+                record = copy.deepcopy(self._products[product_id])
+            elif 1 <= product_id <= self._layout.products.count:
+                record = self._base.product(product_id)
+            else:
+                raise KeyError(f"no product {product_id}")
+            _merge(record, fields)
+            record["date_modified"] = iso(_seconds(at))
+            self._products[product_id] = record
+            return copy.deepcopy(record)
+
+    def _known_customer(self, customer_id: int) -> dict:
+        if not 1 <= customer_id <= self._layout.customers.count:
+            raise KeyError(f"no customer {customer_id}")
+        return self._base.customer(customer_id)
+
+
+def _seconds(at: datetime | None) -> int:
+    return timestamp_of(at or datetime.now(UTC))
