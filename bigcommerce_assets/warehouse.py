@@ -1,0 +1,25 @@
+"""The DuckDB warehouse every asset reads and writes, as a Dagster resource."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The DuckDB file that holds the raw `bigcommerce` tables and the `analytics` models."""
+
+    path: str
+
+    @contextmanager
+    def connect(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Open the warehouse; DuckDB allows one writing process, so keep the connection short."""
+        if not read_only:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        connection = duckdb.connect(self.path, read_only=read_only)
+        try:
+            yield connection
+        finally:
+            connection.close()

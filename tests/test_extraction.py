@@ -1,0 +1,214 @@
+"""Extraction assets against the sandbox store: real HTTP, real DuckDB, real Dagster runs."""
+
+from datetime import timedelta
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+from conftest import AS_OF, HISTORY_DAYS, make_store, resources
+
+from bigcommerce_assets.assets import build_extraction_assets
+from bigcommerce_assets.sandbox import SandboxServer, SandboxStore
+
+FIRST_DAY = (AS_OF - timedelta(days=HISTORY_DAYS + 1)).date().isoformat()
+LAST_DAY = AS_OF.date().isoformat()
+EXTRACTION = build_extraction_assets(
+    dg.DailyPartitionsDefinition(start_date=FIRST_DAY, end_offset=1)
+)
+TABLES = (
+    "customers",
+    "orders",
+    "order_products",
+    "order_transactions",
+    "products",
+    "categories",
+    "store",
+)
+
+
+def load(
+    server: SandboxServer,
+    store: SandboxStore,
+    tmp_path: Path,
+    first: str = FIRST_DAY,
+    last: str = LAST_DAY,
+    **overrides: object,
+) -> dg.ExecuteInProcessResult:
+    """One run over the partitions [first, last], as a single-run backfill does it."""
+    return dg.materialize(
+        [EXTRACTION],
+        resources=resources(server, store, tmp_path, **overrides),
+        instance=dg.DagsterInstance.ephemeral(),
+        tags={
+            "dagster/asset_partition_range_start": first,
+            "dagster/asset_partition_range_end": last,
+        },
+        raise_on_error=False,
+    )
+
+
+def rows(tmp_path: Path, sql: str) -> list[tuple]:
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as db:
+        return db.sql(sql).fetchall()
+
+
+def count(tmp_path: Path, table: str) -> int:
+    return rows(tmp_path, f"select count(*) from bigcommerce.{table}")[0][0]
+
+
+def metadata(result: dg.ExecuteInProcessResult, table: str) -> dict[str, object]:
+    materializations = result.asset_materializations_for_node("bigcommerce")
+    entries = [m.metadata for m in materializations if m.asset_key.path[-1] == table]
+    return {key: value.value for key, value in entries[-1].items()}
+
+
+def failure_message(result: dg.ExecuteInProcessResult) -> str:
+    failure = result.get_step_failure_events()[0].step_failure_data.error
+    return failure.message
+
+
+def test_range_backfill_loads_every_table_in_one_run(server, store, tmp_path):
+    result = load(server, store, tmp_path)
+
+    assert result.success
+    orders = store.orders(include_archived=True)
+    assert count(tmp_path, "customers") == len(store.customers())
+    assert count(tmp_path, "orders") == len(orders)
+    assert count(tmp_path, "order_products") == sum(len(store.line_items(o["id"])) for o in orders)
+    assert count(tmp_path, "order_transactions") == sum(
+        len(store.transactions(o["id"])) for o in orders
+    )
+    assert count(tmp_path, "products") == len(store.products())
+    assert count(tmp_path, "categories") == len(store.categories())
+    assert count(tmp_path, "store") == 1
+    assert len(result.dagster_run.tags) and server.count_requests("v2/orders", status=200) >= 1
+
+
+def test_requests_match_the_minimum_for_a_known_store(server, store, tmp_path):
+    result = load(server, store, tmp_path)
+
+    orders = store.orders(include_archived=True)
+    archived = [o for o in orders if o["is_deleted"]]
+    live = len(orders) - len(archived)
+    # v2 has no totals: it pages until a short page, or a 204 after a full one.
+    expected = {
+        "v3/customers": 1,
+        "v2/orders": live // 250 + 1 + len(archived) // 250 + 1,
+        "v3/orders/*/transactions": len(orders),
+        "v2/orders/*/products": 0,
+        "v3/catalog/products": 1,
+        "v3/catalog/trees/categories": 1,
+        "v2/store": 1,
+    }
+    assert result.success
+    assert {path: server.count_requests(path) for path in expected} == expected
+    assert len(server.requests) == sum(expected.values())
+    assert metadata(result, "order_transactions")["api_requests"] == len(orders)
+    assert metadata(result, "orders")["api_requests"] == expected["v2/orders"]
+
+
+@pytest.mark.parametrize(("customers", "requests"), [(0, 1), (250, 1), (251, 2)])
+def test_customer_pages_stop_at_the_boundary(customers, requests, tmp_path):
+    store = make_store(customers=customers, orders=0)
+    with SandboxServer(store, quota=None) as server:
+        result = load(server, store, tmp_path)
+
+    assert result.success
+    assert server.count_requests("v3/customers") == requests
+    assert count(tmp_path, "customers") == customers if customers else True
+
+
+def test_empty_order_window_costs_one_request_answered_204(tmp_path):
+    store = make_store(orders=0)
+    with SandboxServer(store, quota=None) as server:
+        result = load(server, store, tmp_path)
+
+    assert result.success
+    assert server.count_requests("v2/orders", status=204) == 2
+    assert server.count_requests("v3/orders/*/transactions") == 0
+
+
+def test_modified_order_is_updated_in_place_not_duplicated(server, store, tmp_path):
+    assert load(server, store, tmp_path).success
+    order = store.orders()[0]
+    store.update_order(order["id"], at=AS_OF, status_id=5, status="Cancelled")
+
+    result = load(server, store, tmp_path, first=LAST_DAY, last=LAST_DAY)
+
+    assert result.success
+    assert rows(tmp_path, f"select status_id from bigcommerce.orders where id = {order['id']}") == [
+        (5,)
+    ]
+    assert count(tmp_path, "orders") == len(store.orders(include_archived=True))
+    assert metadata(result, "orders")["rows_loaded"] >= 1
+
+
+def test_archived_and_guest_orders_are_kept(server, store, tmp_path):
+    assert load(server, store, tmp_path).success
+
+    archived = sum(1 for o in store.orders(include_archived=True) if o["is_deleted"])
+    guests = sum(1 for o in store.orders(include_archived=True) if o["customer_id"] == 0)
+    assert archived and guests
+    assert rows(tmp_path, "select count(*) from bigcommerce.orders where is_deleted") == [
+        (archived,)
+    ]
+    assert rows(tmp_path, "select count(*) from bigcommerce.orders where customer_id = 0") == [
+        (guests,)
+    ]
+
+
+def test_v2_dates_and_money_get_real_types(server, store, tmp_path):
+    assert load(server, store, tmp_path).success
+
+    types = dict(
+        rows(
+            tmp_path,
+            """
+        select column_name, data_type from information_schema.columns
+        where table_schema = 'bigcommerce' and table_name = 'orders'
+    """,
+        )
+    )
+    assert types["date_modified"] == "TIMESTAMP WITH TIME ZONE"
+    assert types["total_inc_tax"].startswith("DECIMAL")
+    assert types["store_default_to_transactional_exchange_rate"] == "DECIMAL(24,10)"
+    order = store.orders()[0]
+    total = rows(
+        tmp_path, f"select total_inc_tax::varchar from bigcommerce.orders where id = {order['id']}"
+    )
+    assert total[0][0].rstrip("0").rstrip(".") == order["total_inc_tax"].rstrip("0").rstrip(".")
+
+
+def test_throttled_load_waits_for_the_reset_and_counts_429s(store, tmp_path):
+    with SandboxServer(store, quota=25, window_ms=400) as server:
+        result = load(server, store, tmp_path)
+
+    assert result.success
+    assert count(tmp_path, "order_transactions") == sum(
+        len(store.transactions(o["id"])) for o in store.orders(include_archived=True)
+    )
+    reported = sum(metadata(result, table)["api_throttled_429"] for table in TABLES)
+    assert reported == server.count_requests("*", status=429)
+    assert reported <= len(server.requests) // 10
+
+
+@pytest.mark.parametrize("kind", ["500", "503", "drop", "truncate"])
+def test_transient_failures_are_retried(server, store, tmp_path, kind):
+    server.script_faults("v2/orders", kind=kind, times=2)
+    server.script_faults("v3/orders/*/transactions", kind=kind, times=2)
+
+    result = load(server, store, tmp_path)
+
+    assert result.success
+    assert count(tmp_path, "orders") == len(store.orders(include_archived=True))
+
+
+def test_persistent_server_errors_fail_naming_the_endpoint(server, store, tmp_path):
+    server.script_faults("v3/customers", kind="500", times=50)
+
+    result = load(server, store, tmp_path, max_attempts=3)
+
+    assert not result.success
+    assert "500" in failure_message(result) and "v3/customers" in failure_message(result)
+    assert server.count_requests("v3/customers") == 3
