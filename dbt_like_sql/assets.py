@@ -1,0 +1,105 @@
+"""One Dagster asset per SQL model, wired to the models and raw tables its SQL reads."""
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+import dagster as dg
+from pydantic import Field
+
+from bigcommerce_assets.warehouse import WarehouseResource
+from dbt_like_sql.project import MODEL_SCHEMA, Model, ModelProject, ModelProjectError
+from dbt_like_sql.runner import ModelBuildError, build_model
+
+GROUP = "models"
+# DuckDB allows one writing process; every asset that writes the warehouse shares this pool.
+WAREHOUSE_POOL = "duckdb_warehouse"
+# Dagster's standard table metadata keys (what its TableMetadataSet writes; that class is not
+# exported by the public `dagster` module in 1.13).
+ROW_COUNT = "dagster/row_count"
+COLUMN_SCHEMA = "dagster/column_schema"
+
+
+class ModelRunConfig(dg.Config):
+    """Run settings for a model build."""
+
+    as_of: str | None = Field(
+        default=None,
+        description=(
+            "The moment the models treat as now, as an ISO timestamp such as "
+            "2024-06-01T00:00:00+00:00 (UTC if no offset is given). Defaults to the build time."
+        ),
+    )
+
+    def as_of_timestamp(self) -> datetime:
+        """`as_of` as an aware datetime, which DuckDB reads as a TIMESTAMP WITH TIME ZONE."""
+        if self.as_of is None:
+            return datetime.now(UTC)
+        try:
+            moment = datetime.fromisoformat(self.as_of)
+        except ValueError:
+            raise dg.Failure(description=f"as_of {self.as_of!r} is not an ISO timestamp.") from None
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def model_key(name: str) -> dg.AssetKey:
+    """The asset key of a model: `analytics/<name>`, like its DuckDB table."""
+    return dg.AssetKey([MODEL_SCHEMA, name])
+
+
+def build_model_assets(
+    project: ModelProject, *, source_keys: Mapping[str, dg.AssetKey]
+) -> list[dg.AssetsDefinition]:
+    """One asset per model in the project, in build order.
+
+    Args:
+        project: The loaded models.
+        source_keys: The asset key of each raw table, by qualified name such as
+            `bigcommerce.customers`; the same names the project was loaded with.
+    """
+    return [_model_asset(project, model, source_keys) for model in project.models]
+
+
+def _model_asset(
+    project: ModelProject, model: Model, source_keys: Mapping[str, dg.AssetKey]
+) -> dg.AssetsDefinition:
+    missing = sorted(model.depends_on_sources - source_keys.keys())
+    if missing:
+        raise ModelProjectError(f"{model.path}: no asset key for source {', '.join(missing)}.")
+
+    @dg.asset(
+        key=model_key(model.name),
+        group_name=GROUP,
+        description=model.description or None,
+        deps=[
+            *(model_key(name) for name in sorted(model.depends_on_models)),
+            *(source_keys[source] for source in sorted(model.depends_on_sources)),
+        ],
+        kinds={"duckdb", "sql"},
+        metadata={
+            "sql_file": model.path.relative_to(project.models_dir).as_posix(),
+            "layer": model.layer,
+        },
+        pool=WAREHOUSE_POOL,
+    )
+    def _build(
+        context: dg.AssetExecutionContext, config: ModelRunConfig, warehouse: WarehouseResource
+    ) -> dg.MaterializeResult:
+        as_of = config.as_of_timestamp()
+        context.log.info(f"Building {MODEL_SCHEMA}.{model.name} as of {as_of.isoformat()}.")
+        try:
+            with warehouse.connect() as connection:
+                build = build_model(connection, model, variables={"as_of": as_of})
+        except ModelBuildError as error:
+            raise dg.Failure(description=str(error)) from error
+        schema = dg.TableSchema(
+            columns=[dg.TableColumn(name=name, type=type_) for name, type_ in build.columns]
+        )
+        return dg.MaterializeResult(
+            metadata={
+                ROW_COUNT: dg.MetadataValue.int(build.row_count),
+                COLUMN_SCHEMA: dg.MetadataValue.table_schema(schema),
+                "preview": dg.MetadataValue.md(build.preview),
+            }
+        )
+
+    return _build

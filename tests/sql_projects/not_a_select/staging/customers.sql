@@ -1,0 +1,1 @@
+delete from bigcommerce.customers where id = 1

@@ -1,0 +1,3 @@
+-- One row whose values hold a pipe and a line break.
+select 'a|b' as label, 'line one
+line two' as note

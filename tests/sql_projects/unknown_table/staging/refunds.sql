@@ -1,0 +1,2 @@
+select id, amount
+from bigcommerce.refunds

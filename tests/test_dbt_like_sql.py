@@ -1,0 +1,274 @@
+"""The SQL model layer: dependencies read from SQL, atomic builds in DuckDB, Dagster assets."""
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from bigcommerce_assets.warehouse import WarehouseResource
+from dbt_like_sql.assets import build_model_assets
+from dbt_like_sql.project import ModelProjectError, load_project
+from dbt_like_sql.runner import ModelBuildError, build_model
+
+SQL_PROJECTS = Path(__file__).parent / "sql_projects"
+SHOP = SQL_PROJECTS / "shop"
+SOURCE_KEYS = {
+    "bigcommerce.customers": dg.AssetKey(["bigcommerce", "customers"]),
+    "bigcommerce.orders": dg.AssetKey(["bigcommerce", "orders"]),
+    "bigcommerce.products": dg.AssetKey(["bigcommerce", "products"]),
+}
+
+
+@pytest.fixture
+def warehouse_path(tmp_path: Path) -> Path:
+    """A DuckDB file with the raw `bigcommerce` tables the shop models read."""
+    path = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(path)) as db:
+        db.execute("create schema bigcommerce")
+        db.execute(
+            "create table bigcommerce.customers as select * from (values"
+            " (1, 'Ann@Shop.example', timestamptz '2024-05-20 10:00:00+00'),"
+            " (2, 'bob@shop.example', timestamptz '2024-01-05 10:00:00+00'),"
+            " (3, 'cy@mail.example', timestamptz '2024-05-25 10:00:00+00'),"
+            " (4, 'qa@example.test', timestamptz '2024-05-26 10:00:00+00')"
+            ") as t(id, email, date_created)"
+        )
+        db.execute(
+            "create table bigcommerce.products as select * from (values"
+            " (10, 'Mug', 'p10'), (11, 'Tea', 'p11')) as t(id, name, _dlt_id)"
+        )
+        db.execute(
+            "create table bigcommerce.products__categories as select * from (values"
+            " (5, 'p10'), (6, 'p10'), (5, 'p11')) as t(value, _dlt_parent_id)"
+        )
+    return path
+
+
+def _materialize(
+    warehouse_path: Path,
+    *,
+    models_dir: Path = SHOP,
+    selection: list[list[str]] | None = None,
+    as_of: str | None = None,
+) -> dg.ExecuteInProcessResult:
+    assets = build_model_assets(load_project(models_dir, SOURCE_KEYS), source_keys=SOURCE_KEYS)
+    selected = [asset for asset in assets if selection is None or asset.key.path in selection]
+    config = {} if as_of is None else {"as_of": as_of}
+    with dg.DagsterInstance.ephemeral() as instance:
+        return dg.materialize(
+            assets,
+            selection=None if selection is None else [dg.AssetKey(path) for path in selection],
+            run_config={"ops": {asset.op.name: {"config": config} for asset in selected}},
+            resources={"warehouse": WarehouseResource(path=str(warehouse_path))},
+            instance=instance,
+        )
+
+
+def _rows(warehouse_path: Path, sql: str) -> list[tuple]:
+    with duckdb.connect(str(warehouse_path), read_only=True) as db:
+        return db.sql(sql).fetchall()
+
+
+def test_dependencies_read_through_ctes_and_subqueries():
+    project = load_project(SHOP, SOURCE_KEYS)
+
+    graph = {
+        model.name: (model.depends_on_models, model.depends_on_sources) for model in project.models
+    }
+
+    assert graph == {
+        "stg_customers": (frozenset(), {"bigcommerce.customers"}),
+        "stg_product_categories": (frozenset(), {"bigcommerce.products"}),
+        "weekdays": (frozenset(), frozenset()),
+        "customer_domains": ({"stg_customers"}, frozenset()),
+        "recent_customers": ({"stg_customers"}, frozenset()),
+    }
+
+
+def test_models_order_after_the_models_they_read():
+    project = load_project(SHOP, SOURCE_KEYS)
+
+    assert [model.name for model in project.models] == [
+        "stg_customers",
+        "stg_product_categories",
+        "weekdays",
+        "customer_domains",
+        "recent_customers",
+    ]
+
+
+def test_model_describes_itself_from_leading_comment():
+    model = load_project(SHOP, SOURCE_KEYS).model("stg_customers")
+
+    assert model.description == (
+        "One row per registered customer, email lowercased.\n"
+        "Test accounts (addresses at example.test) are left out."
+    )
+    assert model.layer == "staging"
+    assert model.path == SHOP / "staging" / "stg_customers.sql"
+
+
+def test_load_fails_when_model_reads_unknown_table():
+    path = SQL_PROJECTS / "unknown_table" / "staging" / "refunds.sql"
+
+    with pytest.raises(ModelProjectError) as error:
+        load_project(SQL_PROJECTS / "unknown_table", SOURCE_KEYS)
+
+    assert str(path) in str(error.value)
+    assert "bigcommerce.refunds" in str(error.value)
+
+
+def test_load_fails_when_two_files_share_a_name():
+    project_dir = SQL_PROJECTS / "duplicate_name"
+
+    with pytest.raises(ModelProjectError) as error:
+        load_project(project_dir, SOURCE_KEYS)
+
+    assert str(project_dir / "staging" / "customers.sql") in str(error.value)
+    assert str(project_dir / "marts" / "customers.sql") in str(error.value)
+
+
+def test_load_fails_when_models_read_each_other():
+    project_dir = SQL_PROJECTS / "cycle"
+
+    with pytest.raises(ModelProjectError) as error:
+        load_project(project_dir, SOURCE_KEYS)
+
+    assert "first_purchases" in str(error.value)
+    assert "repeat_purchases" in str(error.value)
+    assert str(project_dir / "marts" / "first_purchases.sql") in str(error.value)
+
+
+def test_load_fails_when_file_is_not_a_select():
+    path = SQL_PROJECTS / "not_a_select" / "staging" / "customers.sql"
+
+    with pytest.raises(ModelProjectError, match="exactly one select statement") as error:
+        load_project(SQL_PROJECTS / "not_a_select", SOURCE_KEYS)
+
+    assert str(path) in str(error.value)
+
+
+def test_load_fails_when_sql_does_not_parse():
+    path = SQL_PROJECTS / "parse_error" / "staging" / "customers.sql"
+
+    with pytest.raises(ModelProjectError, match="does not parse") as error:
+        load_project(SQL_PROJECTS / "parse_error", SOURCE_KEYS)
+
+    assert str(path) in str(error.value)
+
+
+def test_failed_rebuild_keeps_previous_table(tmp_path):
+    before = load_project(SQL_PROJECTS / "rebuild" / "before", SOURCE_KEYS).model("order_totals")
+    failing = load_project(SQL_PROJECTS / "rebuild" / "failing", SOURCE_KEYS).model("order_totals")
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as db:
+        db.execute("create schema bigcommerce")
+        db.execute(
+            "create table bigcommerce.orders as select * from (values"
+            " (1, '10.50'), (2, '7.25'), (3, 'n/a')) as t(id, total)"
+        )
+        build_model(db, before)
+
+        with pytest.raises(ModelBuildError, match=str(failing.path)):
+            build_model(db, failing)
+
+        assert db.sql("select * from analytics.order_totals order by order_id").fetchall() == [
+            (1, pytest.approx(10.50)),
+            (2, pytest.approx(7.25)),
+        ]
+
+
+def test_build_reports_rows_columns_and_preview(tmp_path):
+    model = load_project(SHOP, SOURCE_KEYS).model("weekdays")
+
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as db:
+        build = build_model(db, model)
+
+    assert build.row_count == 7
+    assert build.columns == [("day_number", "BIGINT")]
+    assert build.preview.splitlines() == [
+        "| day_number |",
+        "| --- |",
+        "| 0 |",
+        "| 1 |",
+        "| 2 |",
+        "| 3 |",
+        "| 4 |",
+    ]
+
+
+def test_preview_escapes_pipes_and_line_breaks(tmp_path):
+    model = load_project(SQL_PROJECTS / "preview", SOURCE_KEYS).model("labels")
+
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as db:
+        build = build_model(db, model)
+
+    assert build.preview.splitlines()[2] == "| a\\|b | line one line two |"
+
+
+def test_assets_depend_on_models_and_parent_of_child_table():
+    assets = build_model_assets(load_project(SHOP, SOURCE_KEYS), source_keys=SOURCE_KEYS)
+    specs = {spec.key: spec for asset in assets for spec in asset.specs}
+
+    categories = specs[dg.AssetKey(["analytics", "stg_product_categories"])]
+    domains = specs[dg.AssetKey(["analytics", "customer_domains"])]
+
+    assert [dep.asset_key for dep in categories.deps] == [dg.AssetKey(["bigcommerce", "products"])]
+    assert [dep.asset_key for dep in domains.deps] == [dg.AssetKey(["analytics", "stg_customers"])]
+    assert domains.group_name == "models"
+    assert domains.kinds == {"duckdb", "sql"}
+    assert domains.description == "One row per email domain, with how many customers use it."
+    assert domains.metadata == {"sql_file": "marts/customer_domains.sql", "layer": "marts"}
+
+
+def test_assets_are_empty_for_empty_models_folder(tmp_path):
+    assert build_model_assets(load_project(tmp_path, SOURCE_KEYS), source_keys=SOURCE_KEYS) == []
+
+
+def test_materialize_builds_dependent_models_with_metadata(warehouse_path):
+    result = _materialize(
+        warehouse_path,
+        selection=[["analytics", "stg_customers"], ["analytics", "customer_domains"]],
+    )
+
+    assert result.success
+    assert _rows(warehouse_path, "select * from analytics.customer_domains order by domain") == [
+        ("mail.example", 1),
+        ("shop.example", 2),
+    ]
+    [materialization] = result.asset_materializations_for_node("analytics__customer_domains")
+    assert materialization.metadata["dagster/row_count"].value == 2
+    assert materialization.metadata["dagster/column_schema"].value == dg.TableSchema(
+        columns=[
+            dg.TableColumn(name="domain", type="VARCHAR"),
+            dg.TableColumn(name="customers", type="BIGINT"),
+        ]
+    )
+    assert materialization.metadata["preview"].value.splitlines()[:2] == [
+        "| domain | customers |",
+        "| --- | --- |",
+    ]
+
+
+def test_as_of_config_moves_the_recent_window(warehouse_path):
+    selection = [["analytics", "stg_customers"], ["analytics", "recent_customers"]]
+    query = "select customer_id from analytics.recent_customers order by customer_id"
+
+    _materialize(warehouse_path, selection=selection, as_of="2024-06-01T00:00:00+00:00")
+    in_june = _rows(warehouse_path, query)
+    _materialize(warehouse_path, selection=selection, as_of="2024-01-10T00:00:00+00:00")
+    in_january = _rows(warehouse_path, query)
+
+    assert in_june == [(1,), (3,)]
+    assert in_january == [(2,)]
+
+
+def test_as_of_defaults_to_build_time(tmp_path):
+    warehouse_path = tmp_path / "warehouse.duckdb"
+    started = datetime.now(UTC)
+
+    _materialize(warehouse_path, models_dir=SQL_PROJECTS / "build_moment")
+
+    [(as_of,)] = _rows(warehouse_path, "select as_of from analytics.build_moment")
+    assert started <= as_of <= datetime.now(UTC)
