@@ -12,11 +12,9 @@ from bigcommerce_assets.client import DEFAULT_API_URL, BigCommerceClient, BigCom
 from bigcommerce_assets.pacing import RequestStats
 from bigcommerce_assets.resources import BigCommerceResource, DltRunnerResource
 from bigcommerce_assets.sources import ENDPOINTS, ModifiedWindow, bigcommerce_source
-from bigcommerce_assets.warehouse import WarehouseResource
+from bigcommerce_assets.warehouse import WAREHOUSE_POOL, WarehouseResource
 
 GROUP = "bigcommerce"
-# DuckDB allows one writing process; every asset that writes the warehouse shares this pool.
-WAREHOUSE_POOL = "duckdb_warehouse"
 # Line items and transactions are read from the pages of orders, so they follow orders.
 _FOLLOWS_ORDERS = ("order_products", "order_transactions")
 
@@ -24,6 +22,10 @@ _FOLLOWS_ORDERS = ("order_products", "order_transactions")
 def table_key(table: str) -> dg.AssetKey:
     """The asset key of a raw table: `bigcommerce/<table>`, like its DuckDB name."""
     return dg.AssetKey([GROUP, table])
+
+
+# Raw tables by qualified DuckDB name, as SQL models refer to them.
+RAW_TABLE_KEYS = {f"{GROUP}.{table}": table_key(table) for table in ENDPOINTS}
 
 
 class BigCommerceTranslator(DagsterDltTranslator):

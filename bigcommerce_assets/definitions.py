@@ -5,11 +5,13 @@ from pathlib import Path
 
 import dagster as dg
 
-from bigcommerce_assets.assets import build_extraction_assets
+from bigcommerce_assets.assets import RAW_TABLE_KEYS, build_extraction_assets
 from bigcommerce_assets.client import DEFAULT_API_URL
 from bigcommerce_assets.resources import BigCommerceResource, DltRunnerResource
 from bigcommerce_assets.schedules import build_extraction_schedule
 from bigcommerce_assets.warehouse import WarehouseResource
+from dbt_like_sql.assets import build_model_assets
+from dbt_like_sql.project import MODELS_DIR, load_project
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 DEFAULT_START_DATE = "2024-01-01"
@@ -19,9 +21,12 @@ extraction_assets = build_extraction_assets(
         start_date=os.environ.get("BIGCOMMERCE_START_DATE", DEFAULT_START_DATE), end_offset=1
     )
 )
+model_assets = build_model_assets(
+    load_project(MODELS_DIR, RAW_TABLE_KEYS), source_keys=RAW_TABLE_KEYS
+)
 
 defs = dg.Definitions(
-    assets=[extraction_assets],
+    assets=[extraction_assets, *model_assets],
     schedules=[build_extraction_schedule(extraction_assets)],
     resources={
         "bigcommerce": BigCommerceResource(

@@ -41,7 +41,7 @@ _V3_PRODUCT_MONEY = (
     "map_price",
     "calculated_price",
 )
-_EXCHANGE_RATE = {"data_type": "decimal", "precision": 24, "scale": 10}
+_EXCHANGE_RATE_COLUMNS = ("currency_exchange_rate", "store_default_to_transactional_exchange_rate")
 # Consignment groups that carry line items (API.md §4, `consignment_structure=object`).
 _CONSIGNMENT_GROUPS = ("pickups", "shipping", "downloads")
 # The API does not say whether `:min` is inclusive; asking from one second earlier is harmless
@@ -119,9 +119,10 @@ def order_pages(client: BigCommerceClient, window: ModifiedWindow) -> Iterator[l
     name="orders",
     primary_key="id",
     write_disposition="merge",
+    # Exchange rates carry 10 decimals (API.md §4), more than dlt's default scale of 9.
     columns={
-        "currency_exchange_rate": _EXCHANGE_RATE,
-        "store_default_to_transactional_exchange_rate": _EXCHANGE_RATE,
+        column: {"data_type": "decimal", "precision": 24, "scale": 10}
+        for column in _EXCHANGE_RATE_COLUMNS
     },
 )
 def orders(page: list[dict]) -> Iterator[list[dict]]:
@@ -196,7 +197,7 @@ def _order_row(order: dict) -> dict:
         for key, value in order.items()
         if key not in ("consignments", "products", "shipping_addresses", "coupons")
     }
-    for key in ("currency_exchange_rate", "store_default_to_transactional_exchange_rate"):
+    for key in _EXCHANGE_RATE_COLUMNS:
         row[key] = Decimal(row[key]) if row.get(key) else None
     return _v2_row(row)
 

@@ -7,6 +7,9 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+# DuckDB allows one writing process; every asset that writes the warehouse shares this pool.
+WAREHOUSE_POOL = "duckdb_warehouse"
+
 
 class WarehouseResource(dg.ConfigurableResource):
     """The DuckDB file that holds the raw `bigcommerce` tables and the `analytics` models."""

@@ -6,13 +6,11 @@ from datetime import UTC, datetime
 import dagster as dg
 from pydantic import Field
 
-from bigcommerce_assets.warehouse import WarehouseResource
+from bigcommerce_assets.warehouse import WAREHOUSE_POOL, WarehouseResource
 from dbt_like_sql.project import MODEL_SCHEMA, Model, ModelProject, ModelProjectError
 from dbt_like_sql.runner import ModelBuildError, build_model
 
 GROUP = "models"
-# DuckDB allows one writing process; every asset that writes the warehouse shares this pool.
-WAREHOUSE_POOL = "duckdb_warehouse"
 # Dagster's standard table metadata keys (what its TableMetadataSet writes; that class is not
 # exported by the public `dagster` module in 1.13).
 ROW_COUNT = "dagster/row_count"

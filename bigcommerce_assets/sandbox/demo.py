@@ -80,7 +80,7 @@ def main() -> int:
     print(f"Loaded in {seconds:.1f} s with {requests} API requests into {warehouse}:")
     with duckdb.connect(str(warehouse), read_only=True) as db:
         for table in TABLES:
-            (rows,) = db.sql(f"select count(*) from bigcommerce.{table}").fetchone()
+            [(rows,)] = db.sql(f"select count(*) from bigcommerce.{table}").fetchall()
             print(f"  bigcommerce.{table:<20} {rows:>7} rows")
     return 0
 
