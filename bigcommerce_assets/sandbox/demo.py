@@ -14,19 +14,11 @@ from pathlib import Path
 import duckdb
 
 from bigcommerce_assets.sandbox import SandboxServer, SandboxStore
+from bigcommerce_assets.sources import ENDPOINTS
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 DATA_DIR = PROJECT_DIR / "data"
 HISTORY_DAYS = 90
-TABLES = (
-    "customers",
-    "orders",
-    "order_products",
-    "order_transactions",
-    "products",
-    "categories",
-    "store",
-)
 
 
 def main() -> int:
@@ -79,7 +71,7 @@ def main() -> int:
         return finished.returncode
     print(f"Loaded in {seconds:.1f} s with {requests} API requests into {warehouse}:")
     with duckdb.connect(str(warehouse), read_only=True) as db:
-        for table in TABLES:
+        for table in ENDPOINTS:
             [(rows,)] = db.sql(f"select count(*) from bigcommerce.{table}").fetchall()
             print(f"  bigcommerce.{table:<20} {rows:>7} rows")
     return 0

@@ -1,0 +1,249 @@
+-- One row per customer profile (registered customer or guest email), money in store currency.
+-- Identity: an order with a customer_id belongs to that customer; a guest order attaches to the
+-- registered customer with the same normalised email (the lowest customer_id if several share
+-- it); other guest emails become guest profiles (customer_id NULL); a guest order without an
+-- email is a profile of its own.
+-- profile_id, stable across rebuilds: 'c' || customer_id for customers, 'g' || md5(email) for
+-- guest emails, 'o' || order_id for a guest order without an email.
+-- Only counted orders (stg_orders.counts) make order_count, total_spend, avg_order_value
+-- (rounded half away from zero to 4 decimals), first/last/second_last_order_at,
+-- refunded_amount, distinct_products and top_category (most units; ties by name).
+-- days_since_last_order: whole 24-hour days from the last counted order to as_of.
+-- RFM scores 1..5 are ntile(5) among profiles with a counted order (recency by last order,
+-- frequency by order_count, monetary by total_spend; ties by profile_id); NULL for others.
+-- rfm_segment, first rule that matches: no_orders (no counted order); new (1 order, recency
+-- >= 4); champions (2+ orders, recency, frequency and monetary >= 4); loyal (2+ orders,
+-- recency >= 3, frequency >= 3); at_risk (recency <= 2, frequency >= 3); hibernating
+-- (recency <= 2); promising (the rest).
+with registered_customers as (
+    select
+        customer_id,
+        email,
+        first_name,
+        last_name,
+        phone,
+        customer_group_id,
+        registered_at
+    from stg_customers
+),
+
+customer_emails as (
+    select
+        email,
+        min(customer_id) as customer_id
+    from registered_customers
+    where email is not null
+    group by email
+),
+
+order_identities as (
+    select
+        stg_orders.order_id,
+        coalesce(stg_orders.customer_id, customer_emails.customer_id) as customer_id,
+        case
+            when stg_orders.customer_id is not null then 'c' || stg_orders.customer_id
+            when customer_emails.customer_id is not null then 'c' || customer_emails.customer_id
+            when stg_orders.email is not null then 'g' || md5(stg_orders.email)
+            else 'o' || stg_orders.order_id
+        end as profile_id,
+        stg_orders.email,
+        stg_orders.first_name,
+        stg_orders.last_name,
+        stg_orders.phone,
+        stg_orders.created_at,
+        stg_orders.counts,
+        stg_orders.order_value,
+        stg_orders.refunded_amount_store
+    from stg_orders
+    left join customer_emails
+        on stg_orders.customer_id is null and stg_orders.email = customer_emails.email
+),
+
+latest_order_contacts as (
+    -- Contact details of each profile's latest order, for profiles without a customer record.
+    select
+        profile_id,
+        customer_id,
+        email,
+        first_name,
+        last_name,
+        phone
+    from order_identities
+    qualify row_number() over (
+        partition by profile_id order by created_at desc, order_id desc
+    ) = 1
+),
+
+profile_keys as (
+    select
+        'c' || customer_id as profile_id,
+        customer_id
+    from registered_customers
+    union
+    select
+        profile_id,
+        customer_id
+    from latest_order_contacts
+),
+
+counted_orders as (
+    select
+        profile_id,
+        order_id,
+        created_at,
+        order_value,
+        refunded_amount_store,
+        row_number() over (
+            partition by profile_id order by created_at desc, order_id desc
+        ) as recency_rank
+    from order_identities
+    where counts
+),
+
+order_stats as (
+    select
+        profile_id,
+        count(*) as order_count,
+        sum(order_value) as total_spend,
+        sum(refunded_amount_store) as refunded_amount,
+        min(created_at) as first_order_at,
+        max(created_at) as last_order_at,
+        max(created_at) filter (where recency_rank = 2) as second_last_order_at
+    from counted_orders
+    group by profile_id
+),
+
+counted_line_items as (
+    select
+        counted_orders.profile_id,
+        stg_order_products.product_id,
+        stg_order_products.quantity
+    from counted_orders
+    inner join stg_order_products on counted_orders.order_id = stg_order_products.order_id
+),
+
+product_stats as (
+    select
+        profile_id,
+        count(distinct product_id) as distinct_products
+    from counted_line_items
+    group by profile_id
+),
+
+category_units as (
+    select
+        counted_line_items.profile_id,
+        category_names.category_name,
+        sum(counted_line_items.quantity) as units
+    from counted_line_items
+    inner join (
+        select distinct
+            product_id,
+            category_name
+        from stg_product_categories
+        where category_name is not null
+    ) as category_names on counted_line_items.product_id = category_names.product_id
+    group by counted_line_items.profile_id, category_names.category_name
+),
+
+top_categories as (
+    select
+        profile_id,
+        category_name as top_category
+    from category_units
+    qualify row_number() over (
+        partition by profile_id order by units desc, category_name asc
+    ) = 1
+),
+
+rfm_scores as (
+    select
+        profile_id,
+        ntile(5) over (order by last_order_at asc, profile_id asc) as recency_score,
+        ntile(5) over (order by order_count asc, profile_id asc) as frequency_score,
+        ntile(5) over (order by total_spend asc, profile_id asc) as monetary_score
+    from order_stats
+),
+
+profile_rows as (
+    select
+        profile_keys.profile_id,
+        profile_keys.customer_id,
+        coalesce(registered_customers.email, latest_order_contacts.email) as email,
+        coalesce(registered_customers.first_name, latest_order_contacts.first_name)
+            as first_name,
+        coalesce(registered_customers.last_name, latest_order_contacts.last_name) as last_name,
+        coalesce(registered_customers.phone, latest_order_contacts.phone) as phone,
+        registered_customers.customer_group_id,
+        registered_customers.registered_at,
+        coalesce(order_stats.order_count, 0) as order_count,
+        coalesce(order_stats.total_spend, 0)::decimal(38, 4) as total_spend,
+        order_stats.first_order_at,
+        order_stats.last_order_at,
+        order_stats.second_last_order_at,
+        coalesce(order_stats.refunded_amount, 0)::decimal(38, 4) as refunded_amount,
+        coalesce(product_stats.distinct_products, 0) as distinct_products,
+        top_categories.top_category,
+        rfm_scores.recency_score,
+        rfm_scores.frequency_score,
+        rfm_scores.monetary_score
+    from profile_keys
+    left join registered_customers on profile_keys.customer_id = registered_customers.customer_id
+    left join latest_order_contacts on profile_keys.profile_id = latest_order_contacts.profile_id
+    left join order_stats on profile_keys.profile_id = order_stats.profile_id
+    left join product_stats on profile_keys.profile_id = product_stats.profile_id
+    left join top_categories on profile_keys.profile_id = top_categories.profile_id
+    left join rfm_scores on profile_keys.profile_id = rfm_scores.profile_id
+),
+
+profile_measures as (
+    select
+        *,
+        case
+            when order_count > 0 then (
+                sign(total_spend)
+                * (
+                    (abs((total_spend * 10000)::hugeint) * 2 + order_count)
+                    // (2 * order_count)
+                )
+            )::decimal(38, 0) * 0.0001
+        end as avg_order_value,
+        (epoch_us(getvariable('as_of')) - epoch_us(last_order_at)) // 86400000000
+            as days_since_last_order,
+        case
+            when order_count = 0 then 'no_orders'
+            when order_count = 1 and recency_score >= 4 then 'new'
+            when order_count >= 2 and recency_score >= 4 and frequency_score >= 4
+                and monetary_score >= 4 then 'champions'
+            when order_count >= 2 and recency_score >= 3 and frequency_score >= 3 then 'loyal'
+            when recency_score <= 2 and frequency_score >= 3 then 'at_risk'
+            when recency_score <= 2 then 'hibernating'
+            else 'promising'
+        end as rfm_segment
+    from profile_rows
+)
+
+select
+    profile_id,
+    customer_id,
+    email,
+    first_name,
+    last_name,
+    phone,
+    customer_group_id,
+    registered_at,
+    order_count,
+    total_spend,
+    avg_order_value::decimal(38, 4) as avg_order_value,
+    first_order_at,
+    last_order_at,
+    second_last_order_at,
+    days_since_last_order,
+    refunded_amount,
+    distinct_products,
+    top_category,
+    recency_score,
+    frequency_score,
+    monetary_score,
+    rfm_segment
+from profile_measures

@@ -1,0 +1,41 @@
+-- One row per registered customer: email trimmed of all surrounding whitespace (spaces, tabs,
+-- line breaks) and lower-cased, empty strings as NULL.
+with raw_customers as (
+    select
+        id,
+        email,
+        first_name,
+        last_name,
+        phone,
+        company,
+        customer_group_id,
+        date_created,
+        date_modified
+    from bigcommerce.customers
+),
+
+cleaned_customers as (
+    select
+        id as customer_id,
+        nullif(lower(regexp_replace(email, '^[[:space:]]+|[[:space:]]+$', '', 'g')), '') as email,
+        nullif(trim(first_name), '') as first_name,
+        nullif(trim(last_name), '') as last_name,
+        nullif(trim(phone), '') as phone,
+        nullif(trim(company), '') as company,
+        customer_group_id,
+        date_created as registered_at,
+        date_modified as modified_at
+    from raw_customers
+)
+
+select
+    customer_id,
+    email,
+    first_name,
+    last_name,
+    phone,
+    company,
+    customer_group_id,
+    registered_at,
+    modified_at
+from cleaned_customers
