@@ -1,12 +1,13 @@
 """One Dagster asset per SQL model, wired to the models and raw tables its SQL reads."""
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 
 import dagster as dg
 from pydantic import Field
 
 from bigcommerce_assets.warehouse import WAREHOUSE_POOL, WarehouseResource
+from dbt_like_sql.audiences import AUDIENCE_LAYER, AudienceError, record_membership
 from dbt_like_sql.project import MODEL_SCHEMA, Model, ModelProject, ModelProjectError
 from dbt_like_sql.runner import ModelBuildError, build_model
 
@@ -54,7 +55,14 @@ def build_model_assets(
         source_keys: The asset key of each raw table, by qualified name such as
             `bigcommerce.customers`; the same names the project was loaded with.
     """
-    return [_model_asset(project, model, source_keys) for model in project.models]
+    models = [_model_asset(project, model, source_keys) for model in project.models]
+    audiences = [model.name for model in project.models if model.layer == AUDIENCE_LAYER]
+    if audiences and "profiles" not in {model.name for model in project.models}:
+        raise ModelProjectError(
+            f"{project.models_dir / AUDIENCE_LAYER}: audiences need a `profiles` model to read "
+            "customer ids and emails from."
+        )
+    return [*models, _membership_asset(audiences)] if audiences else models
 
 
 def _model_asset(
@@ -101,3 +109,60 @@ def _model_asset(
         )
 
     return _build
+
+
+def _membership_asset(audiences: list[str]) -> dg.AssetsDefinition:
+    """Current audience membership and its history, written together after the audiences."""
+
+    @dg.multi_asset(
+        name="audience_membership",
+        group_name=GROUP,
+        specs=[
+            dg.AssetSpec(
+                model_key("audience_members"),
+                description="Current membership: one row per (audience, profile).",
+                deps=[model_key("profiles"), *(model_key(name) for name in audiences)],
+                kinds={"duckdb", "sql"},
+            ),
+            dg.AssetSpec(
+                model_key("audience_membership_history"),
+                description=(
+                    "When each profile entered and left each audience; rows are closed or "
+                    "added, never rewritten."
+                ),
+                deps=[model_key("audience_members")],
+                kinds={"duckdb", "sql"},
+            ),
+        ],
+        pool=WAREHOUSE_POOL,
+    )
+    def _record(
+        context: dg.AssetExecutionContext, config: ModelRunConfig, warehouse: WarehouseResource
+    ) -> Iterator[dg.MaterializeResult]:
+        as_of = config.as_of_timestamp()
+        try:
+            with warehouse.connect() as connection:
+                changes = record_membership(connection, audiences, as_of=as_of)
+        except AudienceError as error:
+            raise dg.Failure(description=str(error)) from error
+        for change in changes:
+            context.log.info(
+                f"{change.audience}: {change.size} members, {change.entries} entered, "
+                f"{change.exits} left."
+            )
+        yield dg.MaterializeResult(
+            asset_key=model_key("audience_members"),
+            metadata={
+                ROW_COUNT: dg.MetadataValue.int(sum(c.size for c in changes)),
+                **{f"size_{c.audience}": dg.MetadataValue.int(c.size) for c in changes},
+            },
+        )
+        yield dg.MaterializeResult(
+            asset_key=model_key("audience_membership_history"),
+            metadata={
+                **{f"entries_{c.audience}": dg.MetadataValue.int(c.entries) for c in changes},
+                **{f"exits_{c.audience}": dg.MetadataValue.int(c.exits) for c in changes},
+            },
+        )
+
+    return _record

@@ -1,0 +1,105 @@
+"""Audience membership: who is in each audience now, and when each membership began and ended.
+
+Each audience is a model in the `audiences` layer selecting `profile_id`s. After they are
+built, current membership is replaced and the history gains what changed, in one transaction,
+so the two tables always agree. History rows are only ever closed or added, never rewritten.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import duckdb
+
+from dbt_like_sql.project import MODEL_SCHEMA
+
+AUDIENCE_LAYER = "audiences"
+MEMBERS = f"{MODEL_SCHEMA}.audience_members"
+HISTORY = f"{MODEL_SCHEMA}.audience_membership_history"
+PROFILES = f"{MODEL_SCHEMA}.profiles"
+
+_OPEN = f"""
+    select 1 from {HISTORY} as history
+    where history.exited_at is null
+      and history.audience = members.audience and history.profile_id = members.profile_id
+"""
+_STILL_MEMBER = f"""
+    select 1 from {MEMBERS} as members
+    where members.audience = history.audience and members.profile_id = history.profile_id
+"""
+
+
+class AudienceError(Exception):
+    """An audience model cannot be turned into membership."""
+
+
+@dataclass(frozen=True)
+class AudienceChange:
+    """One audience after a build: its size, and who entered or left since the last build."""
+
+    audience: str
+    size: int
+    entries: int
+    exits: int
+
+
+def record_membership(
+    connection: duckdb.DuckDBPyConnection, audiences: Sequence[str], *, as_of: datetime
+) -> list[AudienceChange]:
+    """Replace `audience_members` from the built audience tables and extend the history."""
+    connection.execute(f"""
+        create table if not exists {HISTORY} (
+            audience varchar not null, profile_id varchar not null, customer_id bigint,
+            entered_at timestamptz not null, exited_at timestamptz
+        )
+    """)
+    connection.begin()
+    try:
+        connection.execute(f"create or replace table {MEMBERS} as {_members_sql(audiences)}")
+        entries = _counts(connection, f"from {MEMBERS} as members where not exists ({_OPEN})")
+        exits = _counts(
+            connection,
+            f"from {HISTORY} as history where exited_at is null and not exists ({_STILL_MEMBER})",
+        )
+        sizes = _counts(connection, f"from {MEMBERS}")
+        connection.execute(
+            f"update {HISTORY} as history set exited_at = ? "
+            f"where exited_at is null and not exists ({_STILL_MEMBER})",
+            [as_of],
+        )
+        connection.execute(
+            f"insert into {HISTORY} select audience, profile_id, customer_id, ?, null "
+            f"from {MEMBERS} as members where not exists ({_OPEN})",
+            [as_of],
+        )
+    except duckdb.Error as error:
+        connection.rollback()
+        raise AudienceError(f"Recording audience membership failed: {error}") from error
+    connection.commit()
+    return [
+        AudienceChange(name, sizes.get(name, 0), entries.get(name, 0), exits.get(name, 0))
+        for name in sorted({*audiences, *exits})
+    ]
+
+
+def _members_sql(audiences: Sequence[str]) -> str:
+    """One row per (audience, profile), with the profile's customer id and email."""
+    if not audiences:
+        return (
+            "select null::varchar as audience, null::varchar as profile_id, "
+            "null::bigint as customer_id, null::varchar as email where false"
+        )
+    selects = [
+        f"select distinct '{name}' as audience, profile_id from {MODEL_SCHEMA}.{name}"
+        for name in audiences
+    ]
+    return (
+        "select members.audience, members.profile_id, profiles.customer_id, profiles.email "
+        f"from ({' union all '.join(selects)}) as members "
+        f"left join {PROFILES} as profiles using (profile_id)"
+    )
+
+
+def _counts(connection: duckdb.DuckDBPyConnection, from_clause: str) -> dict[str, int]:
+    rows = connection.execute(f"select audience, count(*) {from_clause} group by audience")
+    return dict(rows.fetchall())
