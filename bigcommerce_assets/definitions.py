@@ -11,6 +11,7 @@ from bigcommerce_assets.resources import BigCommerceResource, DltRunnerResource
 from bigcommerce_assets.schedules import build_extraction_schedule
 from bigcommerce_assets.warehouse import WarehouseResource
 from dbt_like_sql.assets import build_model_assets
+from dbt_like_sql.checks import build_model_checks
 from dbt_like_sql.project import MODELS_DIR, load_project
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
@@ -27,6 +28,7 @@ model_assets = build_model_assets(
 
 defs = dg.Definitions(
     assets=[extraction_assets, *model_assets],
+    asset_checks=build_model_checks({key.path[-1] for asset in model_assets for key in asset.keys}),
     schedules=[build_extraction_schedule(extraction_assets)],
     resources={
         "bigcommerce": BigCommerceResource(

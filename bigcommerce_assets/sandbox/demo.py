@@ -15,6 +15,8 @@ import duckdb
 
 from bigcommerce_assets.sandbox import SandboxServer, SandboxStore
 from bigcommerce_assets.sources import ENDPOINTS
+from dbt_like_sql.audiences import AUDIENCE_LAYER
+from dbt_like_sql.project import MODELS_DIR
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 DATA_DIR = PROJECT_DIR / "data"
@@ -49,32 +51,55 @@ def main() -> int:
         print(f"Sandbox store {store.store_hash} serving at {server.url}")
         print(f"Loading every record modified from {first_day} to {last_day} in one run ...")
         started = time.monotonic()
-        command = [
-            sys.executable,
-            "-m",
-            "dagster",
-            "asset",
-            "materialize",
-            "-m",
-            "bigcommerce_assets.definitions",
-            "--select",
-            "group:bigcommerce",
-            "--partition-range",
-            f"{first_day}...{last_day}",
-        ]
-        finished = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+        loaded = _materialize(
+            env, "group:bigcommerce", "--partition-range", f"{first_day}...{last_day}"
+        )
         seconds = time.monotonic() - started
         requests = len(server.requests)
-    if finished.returncode != 0:
-        print(finished.stderr[-4000:], file=sys.stderr)
-        print("The load failed; the Dagster output above says why.", file=sys.stderr)
-        return finished.returncode
+    if not loaded:
+        return 1
     print(f"Loaded in {seconds:.1f} s with {requests} API requests into {warehouse}:")
     with duckdb.connect(str(warehouse), read_only=True) as db:
         for table in ENDPOINTS:
             [(rows,)] = db.sql(f"select count(*) from bigcommerce.{table}").fetchall()
             print(f"  bigcommerce.{table:<20} {rows:>7} rows")
+    print("Building profiles and audiences ...")
+    if not _materialize(env, "group:models"):
+        return 1
+    with duckdb.connect(str(warehouse), read_only=True) as db:
+        [(profiles,)] = db.sql("select count(*) from analytics.profiles").fetchall()
+        sizes = dict(
+            db.sql(
+                "select audience, count(*) from analytics.audience_members group by 1"
+            ).fetchall()
+        )
+    print(f"  analytics.profiles {profiles} rows; audience sizes:")
+    for audience in sorted(path.stem for path in (MODELS_DIR / AUDIENCE_LAYER).glob("*.sql")):
+        print(f"  {audience:<20} {sizes.get(audience, 0):>7}")
     return 0
+
+
+def _materialize(env: dict[str, str], selection: str, *options: str) -> bool:
+    """Run the documented `dagster asset materialize` command; on failure show why."""
+    command = [
+        sys.executable,
+        "-m",
+        "dagster",
+        "asset",
+        "materialize",
+        "-m",
+        "bigcommerce_assets.definitions",
+        "--select",
+        selection,
+        *options,
+    ]
+    finished = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    if finished.returncode != 0:
+        print(finished.stderr[-4000:], file=sys.stderr)
+        print(
+            f"Materialising {selection} failed; the Dagster output above says why.", file=sys.stderr
+        )
+    return finished.returncode == 0
 
 
 if __name__ == "__main__":
