@@ -1,0 +1,173 @@
+"""Full rebuild time of every SQL model over a large sandbox store, loaded once.
+
+The raw tables are loaded by the project's own dlt source, fed from the sandbox generator
+without HTTP (a load through the API would spend one request per order on transactions).
+
+Usage:
+    python -m benchmarks.models_rebuild --customers 20000 --orders 60000 --copies 50 \\
+        --folder /tmp/big
+(1,000,000 customers and 3,000,000 orders: 50 copies of a generated store of 20,000 / 60,000).
+"""
+
+import argparse
+import statistics
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+import dlt
+import duckdb
+
+from bigcommerce_assets.assets import RAW_TABLE_KEYS
+from bigcommerce_assets.sandbox import SandboxStore
+from bigcommerce_assets.sources import ModifiedWindow, bigcommerce_source
+from dbt_like_sql.audiences import AUDIENCE_LAYER, record_membership
+from dbt_like_sql.project import MODELS_DIR, load_project
+from dbt_like_sql.runner import build_model
+
+PAGE = 250
+
+
+class GeneratorClient:
+    """Answers the source's calls from the sandbox store directly, in API-shaped pages."""
+
+    def __init__(self, store: SandboxStore) -> None:
+        self.store = store
+
+    def pages(self, path: str, *, params: dict[str, Any] | None = None) -> Iterator[list[dict]]:
+        if path == "v2/orders":
+            archived = (params or {}).get("is_deleted") == "true"
+            records: Any = (
+                {**order, "consignments": self.store.consignments(order["id"])}
+                for order in self.store.orders(include_archived=True)
+                if order["is_deleted"] == archived
+            )
+        else:
+            records = iter(
+                {
+                    "v3/customers": self.store.customers,
+                    "v3/catalog/products": self.store.products,
+                    "v3/catalog/trees/categories": self.store.categories,
+                }[path]()
+            )
+        while page := list(islice(records, PAGE)):
+            yield page
+
+    def fetch(self, path: str) -> Any:
+        if path == "v2/store":
+            return self.store.store_info()
+        transactions = self.store.transactions(int(path.split("/")[2]))
+        return {"data": transactions} if transactions else None
+
+    def fetch_each(self, paths: list[str]) -> Iterator[tuple[str, Any]]:
+        for path in paths:
+            yield path, self.fetch(path)
+
+
+def load_raw_tables(store: SandboxStore, warehouse: Path) -> float:
+    """Load the whole store into `bigcommerce`; returns seconds taken."""
+    started = time.monotonic()
+    pipeline = dlt.pipeline(
+        pipeline_name="benchmark",
+        pipelines_dir=str(warehouse.parent / "dlt"),
+        destination=dlt.destinations.duckdb(credentials=str(warehouse)),
+        dataset_name="bigcommerce",
+    )
+    window = ModifiedWindow(store.as_of - timedelta(days=3650), store.as_of)
+    pipeline.run(bigcommerce_source(GeneratorClient(store), window))
+    return time.monotonic() - started
+
+
+def replicate_store(warehouse: Path, copies: int) -> None:
+    """Grow the loaded store `copies` times over in DuckDB, shifting ids and tagging emails.
+
+    Loading millions of orders through dlt's row-by-row normaliser takes hours; copies of a
+    generated store keep its shape (guests, currencies, statuses) at any size, in seconds.
+    """
+    with duckdb.connect(str(warehouse)) as db:
+        db.execute("create temp table base_customers as select * from bigcommerce.customers")
+        db.execute("create temp table base_orders as select * from bigcommerce.orders")
+        db.execute("create temp table base_lines as select * from bigcommerce.order_products")
+        (customers, orders, lines) = db.execute(
+            "select (select max(id) from base_customers), (select max(id) from base_orders), "
+            "(select max(id) from base_lines)"
+        ).fetchall()[0]
+        shift = f"range(1, {copies}) as copy(k)"
+        db.execute(f"""
+            insert into bigcommerce.customers by name
+            select * exclude (k) replace (
+                id + k * {customers} as id, replace(email, '@', '+' || k || '@') as email
+            ) from base_customers, {shift}
+        """)
+        db.execute(f"""
+            insert into bigcommerce.orders by name
+            select * exclude (k) replace (
+                id + k * {orders} as id,
+                case when customer_id = 0 then 0 else customer_id + k * {customers} end
+                    as customer_id,
+                replace(billing_address__email, '@', '+' || k || '@') as billing_address__email
+            ) from base_orders, {shift}
+        """)
+        db.execute(f"""
+            insert into bigcommerce.order_products by name
+            select * exclude (k)
+                replace (id + k * {lines} as id, order_id + k * {orders} as order_id)
+            from base_lines, {shift}
+        """)
+
+
+def rebuild_models(warehouse: Path, as_of: datetime) -> float:
+    """Build every model in order, then audience membership; returns seconds taken."""
+    project = load_project(MODELS_DIR, RAW_TABLE_KEYS)
+    audiences = [model.name for model in project.models if model.layer == AUDIENCE_LAYER]
+    started = time.monotonic()
+    with duckdb.connect(str(warehouse)) as connection:
+        for model in project.models:
+            build_model(connection, model, variables={"as_of": as_of})
+        record_membership(connection, audiences, as_of=as_of)
+    return time.monotonic() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument("--orders", type=int, default=300_000)
+    parser.add_argument("--products", type=int, default=2_000)
+    parser.add_argument("--folder", type=Path, required=True)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--copies", type=int, default=1, help="grow the loaded store this many times"
+    )
+    args = parser.parse_args()
+    args.folder.mkdir(parents=True, exist_ok=True)
+    warehouse = args.folder / "warehouse.duckdb"
+    as_of = datetime(2026, 11, 20, tzinfo=UTC)
+    if not warehouse.exists():
+        store = SandboxStore(
+            seed=5,
+            customers=args.customers,
+            orders=args.orders,
+            products=args.products,
+            as_of=as_of,
+            history_days=730,
+        )
+        print(f"loaded raw tables in {load_raw_tables(store, warehouse):.1f} s")
+        if args.copies > 1:
+            replicate_store(warehouse, args.copies)
+    times = [rebuild_models(warehouse, as_of) for _ in range(args.repeats)]
+    with duckdb.connect(str(warehouse), read_only=True) as db:
+        [(customers, orders)] = db.sql(
+            "select (select count(*) from bigcommerce.customers), "
+            "(select count(*) from bigcommerce.orders)"
+        ).fetchall()
+    print(
+        f"customers={customers} orders={orders} model rebuild median "
+        f"{statistics.median(times):.2f} s over {args.repeats} runs ({times})"
+    )
+
+
+if __name__ == "__main__":
+    main()
