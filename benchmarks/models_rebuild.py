@@ -24,6 +24,7 @@ import duckdb
 from bigcommerce_assets.assets import RAW_TABLE_KEYS
 from bigcommerce_assets.sandbox import SandboxStore
 from bigcommerce_assets.sources import ModifiedWindow, bigcommerce_source
+from bigcommerce_assets.warehouse import WarehouseResource
 from dbt_like_sql.audiences import AUDIENCE_LAYER, record_membership
 from dbt_like_sql.project import MODELS_DIR, load_project
 from dbt_like_sql.runner import build_model
@@ -124,7 +125,7 @@ def rebuild_models(warehouse: Path, as_of: datetime) -> float:
     project = load_project(MODELS_DIR, RAW_TABLE_KEYS)
     audiences = [model.name for model in project.models if model.layer == AUDIENCE_LAYER]
     started = time.monotonic()
-    with duckdb.connect(str(warehouse)) as connection:
+    with WarehouseResource(path=str(warehouse)).connect() as connection:
         for model in project.models:
             build_model(connection, model, variables={"as_of": as_of})
         record_membership(connection, audiences, as_of=as_of)

@@ -22,6 +22,8 @@ class WarehouseResource(dg.ConfigurableResource):
         if not read_only:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         connection = duckdb.connect(self.path, read_only=read_only)
+        # DuckDB draws a progress bar on long queries; in run logs it is only noise.
+        connection.execute("set enable_progress_bar = false")
         try:
             yield connection
         finally:
