@@ -1,14 +1,25 @@
 """Turns one HTTP request into one reply, in the order the platform checks things: store,
-rate limit, injected faults, token, route, scope, then the endpoint."""
+rate limit, injected faults, token, route, scope, content type, concurrency, then the
+endpoint."""
 
 from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from .attribute_endpoints import (
+    create_attributes,
+    delete_attribute_values,
+    delete_attributes,
+    list_attribute_values,
+    list_attributes,
+    rename_attributes,
+    upsert_attribute_values,
+)
 from .faults import FaultPlan
 from .params import Params
 from .ratelimit import QuotaState, RequestQuota
@@ -16,10 +27,32 @@ from .responses import ApiError, ApiResponse, error_body
 from .routes import ApiRequest, Route, find_route
 from .store import SandboxStore
 from .v2_endpoints import count_orders, get_store, get_time, list_order_products, list_orders
-from .v3_endpoints import list_categories, list_customers, list_products, list_transactions
+from .v3_endpoints import (
+    list_categories,
+    list_customers,
+    list_products,
+    list_transactions,
+    update_customers,
+)
 
+CUSTOMERS = "store_v2_customers"
+WRITE_CONCURRENCY = 3  # API.md section 8
 ROUTES = (
-    Route("GET", r"v3/customers", "store_v2_customers", list_customers),
+    Route("GET", r"v3/customers", CUSTOMERS, list_customers),
+    Route("PUT", r"v3/customers", CUSTOMERS, update_customers, WRITE_CONCURRENCY),
+    Route("GET", r"v3/customers/attributes", CUSTOMERS, list_attributes),
+    Route("POST", r"v3/customers/attributes", CUSTOMERS, create_attributes, WRITE_CONCURRENCY),
+    Route("PUT", r"v3/customers/attributes", CUSTOMERS, rename_attributes, WRITE_CONCURRENCY),
+    Route("DELETE", r"v3/customers/attributes", CUSTOMERS, delete_attributes),
+    Route("GET", r"v3/customers/attribute-values", CUSTOMERS, list_attribute_values),
+    Route(
+        "PUT",
+        r"v3/customers/attribute-values",
+        CUSTOMERS,
+        upsert_attribute_values,
+        WRITE_CONCURRENCY,
+    ),
+    Route("DELETE", r"v3/customers/attribute-values", CUSTOMERS, delete_attribute_values),
     Route("GET", r"v2/orders", "store_v2_orders", list_orders),
     Route("GET", r"v2/orders/count", "store_v2_orders", count_orders),
     Route("GET", r"v2/orders/(\d+)/products", "store_v2_orders", list_order_products),
@@ -48,6 +81,7 @@ class IncomingRequest:
     query: dict[str, str]
     token: str | None
     body: bytes = b""
+    content_type: str | None = None
 
 
 @dataclass
@@ -60,6 +94,12 @@ class Reply:
     body: bytes | None = None
     headers: dict[str, str] = field(default_factory=dict)
     fault: str | None = None
+
+
+def _is_json(content_type: str | None) -> bool:
+    """Whether a Content-Type names JSON (parameters such as charset are allowed)."""
+    media_type = (content_type or "").split(";")[0].strip().lower()
+    return media_type == "application/json"
 
 
 def _json(body: Any) -> bytes:
@@ -83,9 +123,12 @@ class Gateway:
         self.faults = faults
         self.tokens = tokens
         self.page_limit_max = page_limit_max
+        self._in_flight: dict[Route, int] = {}
+        self._in_flight_lock = threading.Lock()
 
-    def answer(self, request: IncomingRequest) -> Reply:
-        """The reply to one request; every reply carries the rate-limit headers."""
+    def answer(self, request: IncomingRequest, latency_ms: int = 0) -> Reply:
+        """The reply to one request; every reply carries the rate-limit headers. The endpoint
+        takes `latency_ms` to work, during which the request counts as in flight."""
         found = _STORE_PATH.fullmatch(request.path)
         path = found.group(2) if found else request.path
         version = "v2" if path.startswith("v2/") else "v3"
@@ -100,11 +143,13 @@ class Gateway:
         if fault is not None and fault.isdigit():
             status = int(fault)
             return self._error(version, path, state, ApiError(status, _SERVER_ERROR_TITLES[status]))
-        reply = self._route(request, path, version, state)
+        reply = self._route(request, path, version, state, latency_ms)
         reply.fault = fault
         return reply
 
-    def _route(self, request: IncomingRequest, path: str, version: str, state: QuotaState) -> Reply:
+    def _route(
+        self, request: IncomingRequest, path: str, version: str, state: QuotaState, latency_ms: int
+    ) -> Reply:
         scopes = self.tokens.get(request.token or "")
         if scopes is None:
             return self._error(
@@ -132,6 +177,43 @@ class Gateway:
                 state,
                 ApiError(403, f"The access token lacks the {route.scope} scope for this resource."),
             )
+        if request.method in ("PUT", "POST") and not _is_json(request.content_type):
+            return self._error(
+                version,
+                path,
+                state,
+                ApiError(415, "The Content-Type header must be application/json."),
+            )
+        if not self._enter(route):
+            return self._concurrency_limited(path, state)
+        try:
+            if latency_ms:
+                time.sleep(latency_ms / 1000)
+            return self._run(route, request, args, path, state)
+        finally:
+            self._leave(route)
+
+    def _enter(self, route: Route) -> bool:
+        """Take one of the route's concurrent slots; False when all are taken."""
+        with self._in_flight_lock:
+            running = self._in_flight.get(route, 0)
+            if route.concurrency is not None and running >= route.concurrency:
+                return False
+            self._in_flight[route] = running + 1
+            return True
+
+    def _leave(self, route: Route) -> None:
+        with self._in_flight_lock:
+            self._in_flight[route] -= 1
+
+    def _run(
+        self,
+        route: Route,
+        request: IncomingRequest,
+        args: tuple[str, ...],
+        path: str,
+        state: QuotaState,
+    ) -> Reply:
         api_request = ApiRequest(
             self.store,
             args,
@@ -158,6 +240,15 @@ class Gateway:
     def _error(self, version: str, path: str, state: QuotaState, error: ApiError) -> Reply:
         body = error_body(version, error.status, error.title, f"/{path}", error.errors)
         return self._reply(path, state, ApiResponse(error.status, body))
+
+    def _concurrency_limited(self, path: str, state: QuotaState) -> Reply:
+        body = error_body(
+            "v3",
+            429,
+            "Too many concurrent requests to this endpoint; retry when one has finished.",
+            f"/{path}",
+        )
+        return self._reply(path, state, ApiResponse(429, body), limited=True)
 
     def _rate_limited(self, version: str, path: str, state: QuotaState) -> Reply:
         body = error_body(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import gzip
 import logging
 import sys
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlsplit
@@ -65,10 +64,9 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
             dict(parse_qsl(split.query, keep_blank_values=True)),
             self.headers.get("X-Auth-Token"),
             body,
+            self.headers.get("Content-Type"),
         )
-        if sandbox.latency_ms:
-            time.sleep(sandbox.latency_ms / 1000)
-        reply = sandbox.gateway.answer(request)
+        reply = sandbox.gateway.answer(request, latency_ms=sandbox.latency_ms)
         sandbox.record(request, reply)
         self._write(reply, gzip_allowed=sandbox.gzip)
 

@@ -30,12 +30,14 @@ Endpoint = Callable[[ApiRequest], ApiResponse]
 @dataclass(frozen=True)
 class Route:
     """One endpoint: `path` is a regex relative to `/stores/{store_hash}/`, `scope` the modify
-    scope (reads also accept its `_read_only` form)."""
+    scope (reads also accept its `_read_only` form), `concurrency` how many requests per store
+    may be in flight at once (None: no limit; API.md section 8)."""
 
     method: str
     path: str
     scope: str
     endpoint: Endpoint
+    concurrency: int | None = None
 
     @property
     def version(self) -> str:

@@ -8,6 +8,7 @@ import hashlib
 import threading
 from datetime import UTC, datetime
 
+from .attributes import CustomerAttributes
 from .formats import iso, parse_iso_exact, parse_rfc2822, rfc2822, timestamp_of
 from .generator import BaseRecords
 from .layout import StoreLayout
@@ -66,6 +67,7 @@ class SandboxStore:
         self._products: dict[int, dict] = {}
         self._added_customers = 0
         self._added_orders = 0
+        self.customer_attributes = CustomerAttributes()
 
     # Queries answered by the server.
 
@@ -149,6 +151,22 @@ class SandboxStore:
     def transactions(self, order_id: int) -> list[dict]:
         """The transactions of an order, as `/v3/orders/{id}/transactions` lists them."""
         return build_transactions(self.seed, self._known_bundle(order_id).order)
+
+    def attributes(self) -> list[dict]:
+        """Every customer attribute, as `/v3/customers/attributes` lists them."""
+        return self.customer_attributes.attributes()
+
+    def attribute_values(self, customer_id: int | None = None) -> list[dict]:
+        """Attribute values (of one customer, or all), as `/v3/customers/attribute-values`
+        lists them."""
+        return self.customer_attributes.values(customer_id)
+
+    def has_customer(self, customer_id: int) -> bool:
+        """Whether a registered customer has this id."""
+        with self._lock:
+            if customer_id in self._customers:
+                return True
+        return 1 <= customer_id <= self._layout.customers.count
 
     def products(self) -> RecordView:
         """Every product, by id."""

@@ -1,10 +1,12 @@
-"""v3 endpoints: customers, order transactions, catalog products and the category tree, all
-in the `{data, meta}` envelope (API.md sections 3, 5 and 6)."""
+"""v3 endpoints: customers (list and batch update), order transactions, catalog products and
+the category tree, all in the `{data, meta}` envelope (API.md sections 3, 5 and 6)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 
+from .bodies import batch, is_integer, refuse
 from .params import Params, window
 from .queries import Query
 from .responses import ApiError, ApiResponse, v3_collection, v3_page
@@ -22,6 +24,14 @@ CUSTOMER_SORTS = (
 )
 PRODUCT_SORTS = ("id", "name", "sku", "price", "date_modified")
 TRANSACTIONS_PER_PAGE = 50
+CUSTOMER_READ_ONLY = (
+    "registration_ip_address",
+    "date_created",
+    "date_modified",
+    "origin_channel_id",
+)
+# Sub-resources have their own endpoints; attribute values go through attribute-values.
+CUSTOMER_SUB_RESOURCES = ("addresses", "attributes", "form_fields")
 NOT_FOUND = "The requested resource was not found."
 
 
@@ -105,3 +115,28 @@ def list_categories(request: ApiRequest) -> ApiResponse:
         if wanted is None or category["category_id"] in wanted
     ]
     return v3_page(ListSelection(categories), page=page, limit=limit)
+
+
+def update_customers(request: ApiRequest) -> ApiResponse:
+    """PUT /v3/customers: at most 10 customers; one bad item refuses the batch (API.md 3)."""
+    items = batch(request.body)
+    store = request.store
+    problems = {}
+    for index, item in enumerate(items):
+        customer_id = item.get("id")
+        if not is_integer(customer_id) or not store.has_customer(customer_id):
+            problems[f"{index}.id"] = "no customer has this id"
+        for name in item:
+            if name in CUSTOMER_READ_ONLY:
+                problems[f"{index}.{name}"] = "is read-only"
+            elif name in CUSTOMER_SUB_RESOURCES:
+                problems[f"{index}.{name}"] = "cannot be changed through this endpoint"
+    refuse(problems)
+    at = datetime.fromtimestamp(request.now, UTC)
+    customers = [
+        store.update_customer(
+            item["id"], at, **{name: value for name, value in item.items() if name != "id"}
+        )
+        for item in items
+    ]
+    return ApiResponse(200, {"data": customers, "meta": {}})

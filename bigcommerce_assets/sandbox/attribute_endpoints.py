@@ -1,0 +1,136 @@
+"""v3 customer attributes and attribute values: list, create, rename, upsert and delete
+(API.md section 3)."""
+
+from __future__ import annotations
+
+from .attributes import MAX_ATTRIBUTES
+from .bodies import batch, is_integer, refuse
+from .responses import ApiError, ApiResponse, v3_page
+from .routes import ApiRequest
+from .selection import ListSelection
+
+ATTRIBUTE_TYPES = ("string", "number", "date")
+NAME_MAX = 255
+VALUE_MAX = 255
+
+
+def _valid_name(name: object) -> bool:
+    return isinstance(name, str) and 1 <= len(name) <= NAME_MAX
+
+
+def list_attributes(request: ApiRequest) -> ApiResponse:
+    """GET /v3/customers/attributes."""
+    params = request.params
+    page, limit = params.paging(request.page_limit_max)
+    name, like, kind = params.text("name"), params.text("name:like"), params.text("type")
+    attributes = [
+        attribute
+        for attribute in request.store.attributes()
+        if (name is None or attribute["name"] == name)
+        and (like is None or like.lower() in attribute["name"].lower())
+        and (kind is None or attribute["type"] == kind)
+    ]
+    return v3_page(ListSelection(attributes), page=page, limit=limit)
+
+
+def create_attributes(request: ApiRequest) -> ApiResponse:
+    """POST /v3/customers/attributes: all or nothing; at most 50 per store."""
+    items = batch(request.body, max_items=None)
+    problems = {}
+    for index, item in enumerate(items):
+        if not _valid_name(item.get("name")):
+            problems[f"{index}.name"] = f"must be a string of 1 to {NAME_MAX} characters"
+        if item.get("type") not in ATTRIBUTE_TYPES:
+            problems[f"{index}.type"] = f"must be one of {', '.join(ATTRIBUTE_TYPES)}"
+    refuse(problems)
+    definitions = [(item["name"], item["type"]) for item in items]
+    created = request.store.customer_attributes.create(definitions, request.now)
+    if isinstance(created, str):
+        raise ApiError(422, f"The attributes were not created: {created}.", {"name": created})
+    return ApiResponse(200, {"data": created, "meta": {}})
+
+
+def rename_attributes(request: ApiRequest) -> ApiResponse:
+    """PUT /v3/customers/attributes: only the name can change."""
+    items = batch(request.body, max_items=MAX_ATTRIBUTES)
+    known = {attribute["name"]: attribute["id"] for attribute in request.store.attributes()}
+    problems = {}
+    for index, item in enumerate(items):
+        if item.get("id") not in known.values():
+            problems[f"{index}.id"] = "no customer attribute has this id"
+        name = item.get("name")
+        if not _valid_name(name):
+            problems[f"{index}.name"] = f"must be a string of 1 to {NAME_MAX} characters"
+        elif known.get(name, item.get("id")) != item.get("id"):
+            problems[f"{index}.name"] = f"an attribute named {name!r} already exists"
+        if "type" in item:
+            problems[f"{index}.type"] = "cannot be changed; delete and recreate the attribute"
+    refuse(problems)
+    names = {item["id"]: item["name"] for item in items}
+    return ApiResponse(200, {"data": request.store.customer_attributes.rename(names, request.now)})
+
+
+def delete_attributes(request: ApiRequest) -> ApiResponse:
+    """DELETE /v3/customers/attributes?id:in=...: also deletes their values."""
+    ids = request.params.integers("id:in")
+    if ids:
+        request.store.customer_attributes.delete(ids)
+    return ApiResponse(204)
+
+
+def list_attribute_values(request: ApiRequest) -> ApiResponse:
+    """GET /v3/customers/attribute-values."""
+    params = request.params
+    page, limit = params.paging(request.page_limit_max)
+    customers = params.integers("customer_id:in")
+    attribute_ids = params.integers("attribute_id:in")
+    name = params.text("name")
+    if name is not None:
+        named = {a["id"] for a in request.store.attributes() if a["name"] == name}
+        attribute_ids = named if attribute_ids is None else attribute_ids & named
+    values = [
+        value
+        for value in request.store.attribute_values()
+        if (customers is None or value["customer_id"] in customers)
+        and (attribute_ids is None or value["attribute_id"] in attribute_ids)
+    ]
+    return v3_page(ListSelection(values), page=page, limit=limit)
+
+
+def upsert_attribute_values(request: ApiRequest) -> ApiResponse:
+    """PUT /v3/customers/attribute-values: at most 10 items; one bad item refuses the batch."""
+    items = batch(request.body)
+    store = request.store
+    attribute_ids = {attribute["id"] for attribute in store.attributes()}
+    by_id = {value["id"]: value for value in store.attribute_values()}
+    problems = {}
+    for index, item in enumerate(items):
+        attribute_id, customer_id, text = (
+            item.get("attribute_id"),
+            item.get("customer_id"),
+            item.get("value"),
+        )
+        if not is_integer(attribute_id) or attribute_id not in attribute_ids:
+            problems[f"{index}.attribute_id"] = "no customer attribute has this id"
+        if not is_integer(customer_id) or not store.has_customer(customer_id):
+            problems[f"{index}.customer_id"] = "no customer has this id"
+        if not isinstance(text, str) or len(text) > VALUE_MAX:
+            problems[f"{index}.value"] = f"must be a string of 0 to {VALUE_MAX} characters"
+        if "id" in item:
+            existing = by_id.get(item["id"]) if is_integer(item["id"]) else None
+            if existing is None or (existing["customer_id"], existing["attribute_id"]) != (
+                customer_id,
+                attribute_id,
+            ):
+                problems[f"{index}.id"] = "no value with this id for this customer and attribute"
+    refuse(problems)
+    entries = [(item["customer_id"], item["attribute_id"], item["value"]) for item in items]
+    return ApiResponse(200, {"data": store.customer_attributes.upsert(entries, request.now)})
+
+
+def delete_attribute_values(request: ApiRequest) -> ApiResponse:
+    """DELETE /v3/customers/attribute-values?id:in=...: value ids; unknown ones are ignored."""
+    ids = request.params.integers("id:in")
+    if ids:
+        request.store.customer_attributes.delete_values(ids)
+    return ApiResponse(204)
