@@ -199,10 +199,6 @@ class BigCommerceClient:
     def _explained(self, method: str, path: str) -> "_FailureExplainer":
         return _FailureExplainer(method, path, self.api_url)
 
-    def total_stats(self) -> RequestStats:
-        """All requests this client made, summed over endpoints."""
-        return sum(self.stats.values(), RequestStats())
-
 
 class _FailureExplainer:
     """Turns a failed call into one BigCommerceError sentence naming method, path and status."""
