@@ -34,6 +34,10 @@ SCOPES = {
     "v2/store": "Information & Settings (store_v2_information_read_only)",
     "v2/time": "Information & Settings (store_v2_information_read_only)",
 }
+# API.md §2: writing customers, their attributes and attribute values needs the modify scope.
+WRITE_SCOPE = "Customers modify (store_v2_customers)"
+# API.md §9: a write BigCommerce refuses because of what it carries, not how it was sent.
+REJECTION_STATUSES = (404, 422)
 _HASH = re.compile(r"[a-z0-9]+")
 _HASH_IN_URL = re.compile(r"store-([a-z0-9]+)\.mybigcommerce\.com|/stores/([a-z0-9]+)(?:/|$)")
 
@@ -42,6 +46,18 @@ logger = logging.getLogger(__name__)
 
 class BigCommerceError(Exception):
     """A call to BigCommerce failed; the message is one sentence a person can act on."""
+
+
+class RejectedError(BigCommerceError):
+    """BigCommerce refused a write for what it carries (404 or 422); nothing was written.
+
+    `problems` is the API's `errors` object: keys such as `3.customer_id` name the item index
+    and field, values give the reason.
+    """
+
+    def __init__(self, message: str, problems: dict[str, str]) -> None:
+        super().__init__(message)
+        self.problems = problems
 
 
 def parse_store_hash(value: str) -> str:
@@ -92,7 +108,12 @@ class _ShortPagePaginator(PageNumberPaginator):
 
 
 def _raise_for_status(response: requests.Response, *args: Any, **kwargs: Any) -> None:
-    """Response hook: v2 answers 204 with no body past the last page; errors become HTTPError."""
+    """Response hook: v2 answers 204 with no body past the last page; errors become HTTPError.
+
+    Hooks run before requests reads the body, so it is read here first: that hands the
+    connection back to the pool even when this hook raises, and keeps the body for messages.
+    """
+    _ = response.content
     if response.status_code == 204:
         raise IgnoreResponseException
     if response.status_code >= 400:
@@ -192,6 +213,33 @@ class BigCommerceClient:
         with ThreadPoolExecutor(self.workers, thread_name_prefix="bigcommerce") as pool:
             yield from zip(paths, pool.map(self.fetch, paths), strict=True)
 
+    def write(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: list[dict[str, Any]] | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> Any:
+        """PUT, POST or DELETE; the response body, or None when BigCommerce answers 204.
+
+        Raises:
+            RejectedError: BigCommerce refused the items (404 or 422).
+            BigCommerceError: any other failure, after the same retries as reads.
+        """
+        with self._explained(method, path):
+            try:
+                response = self._rest.request(
+                    path,
+                    method=method,
+                    json=body,
+                    params=params,
+                    hooks={"response": [_raise_for_status]},
+                )
+            except IgnoreResponseException:
+                return None
+        return response.json()
+
     def close(self) -> None:
         """Close the pooled connections."""
         self._rest.session.close()
@@ -211,7 +259,10 @@ class _FailureExplainer:
 
     def __exit__(self, kind: type | None, error: BaseException | None, tb: Any) -> bool:
         if isinstance(error, requests.HTTPError) and error.response is not None:
-            raise BigCommerceError(self._describe(error.response)) from None
+            response = error.response
+            if self.method != "GET" and response.status_code in REJECTION_STATUSES:
+                raise RejectedError(self._describe(response), _api_problems(response)) from None
+            raise BigCommerceError(self._describe(response)) from None
         if isinstance(error, RETRY_EXCEPTIONS):
             raise BigCommerceError(
                 f"Could not reach BigCommerce at {self.api_url} for {self.method} "
@@ -228,14 +279,16 @@ class _FailureExplainer:
                 "check BIGCOMMERCE_ACCESS_TOKEN."
             )
         if status == 403:
-            scope = next(
-                (s for p, s in SCOPES.items() if self.endpoint.startswith(p)), "the needed"
+            scope = (
+                WRITE_SCOPE
+                if self.method != "GET"
+                else next((s for p, s in SCOPES.items() if self.endpoint.startswith(p)), "needed")
             )
             return (
                 f"BigCommerce refused {call} (403): the API account lacks the {scope} scope "
                 "(README: 'Connect a real store')."
             )
-        if status == 404 and "{id}" not in self.endpoint:
+        if status == 404 and self.method == "GET" and "{id}" not in self.endpoint:
             return (
                 f"BigCommerce does not know this store (404 on {call}): check "
                 "BIGCOMMERCE_STORE_HASH and BIGCOMMERCE_API_URL."
@@ -243,6 +296,18 @@ class _FailureExplainer:
         if status == 429:
             return f"BigCommerce kept rate-limiting {call} (429); the store's quota is exhausted."
         return f"BigCommerce answered {status} to {call}: {_api_message(response)}"
+
+
+def _api_problems(response: requests.Response) -> dict[str, str]:
+    """The `errors` object of a v3 error body, as strings; empty when there is none."""
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    errors = body.get("errors") if isinstance(body, dict) else None
+    return (
+        {str(key): str(value) for key, value in errors.items()} if isinstance(errors, dict) else {}
+    )
 
 
 def _api_message(response: requests.Response) -> str:

@@ -3,6 +3,7 @@ with a request log, scripted faults and extra tokens for tests."""
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,13 +22,15 @@ SHUTDOWN_POLL_SECONDS = 0.02  # how quickly stop() takes effect
 @dataclass(frozen=True)
 class RecordedRequest:
     """One request as the server saw it. `path` is relative to `/stores/{store_hash}/`;
-    `status` is 0 when the connection was dropped without a response."""
+    `status` is 0 when the connection was dropped without a response; `items` is the length
+    of a JSON array body (a batch write), else None."""
 
     method: str
     path: str
     query: dict[str, str]
     status: int
     at: datetime
+    items: int | None = None
 
 
 class SandboxServer:
@@ -118,7 +121,12 @@ class SandboxServer:
         """Log a request and the status it got."""
         status = 0 if reply.fault == "drop" else reply.status
         entry = RecordedRequest(
-            request.method, reply.path, dict(request.query), status, datetime.now(UTC)
+            request.method,
+            reply.path,
+            dict(request.query),
+            status,
+            datetime.now(UTC),
+            _array_length(request.body),
         )
         with self._lock:
             self._requests.append(entry)
@@ -158,3 +166,12 @@ class SandboxServer:
     def add_token(self, token: str, scopes: set[str] | frozenset[str]) -> None:
         """Accept another access token with only these OAuth scopes."""
         self._tokens[token] = frozenset(scopes)
+
+
+def _array_length(body: bytes) -> int | None:
+    """How many items a batch write carried, or None for a body that is not a JSON array."""
+    try:
+        parsed = json.loads(body) if body else None
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return len(parsed) if isinstance(parsed, list) else None
