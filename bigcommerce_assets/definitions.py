@@ -5,31 +5,42 @@ from pathlib import Path
 
 import dagster as dg
 
+from audience_jobs.assets import ExportQueueResource, build_export_assets
+from audience_jobs.jobs import EXPORTS_FILE, load_export_jobs
+from audience_jobs.sensors import build_export_sensor
 from bigcommerce_assets.assets import RAW_TABLE_KEYS, build_extraction_assets
 from bigcommerce_assets.client import DEFAULT_API_URL
 from bigcommerce_assets.resources import BigCommerceResource, DltRunnerResource
-from bigcommerce_assets.schedules import build_extraction_schedule
+from bigcommerce_assets.schedules import build_extraction_schedules
 from bigcommerce_assets.warehouse import WarehouseResource
 from dbt_like_sql.assets import build_model_assets
+from dbt_like_sql.audiences import AUDIENCE_LAYER
 from dbt_like_sql.checks import build_model_checks
 from dbt_like_sql.project import MODELS_DIR, load_project
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 DEFAULT_START_DATE = "2024-01-01"
 
-extraction_assets = build_extraction_assets(
-    dg.DailyPartitionsDefinition(
-        start_date=os.environ.get("BIGCOMMERCE_START_DATE", DEFAULT_START_DATE), end_offset=1
-    )
+days = dg.DailyPartitionsDefinition(
+    start_date=os.environ.get("BIGCOMMERCE_START_DATE", DEFAULT_START_DATE), end_offset=1
 )
-model_assets = build_model_assets(
-    load_project(MODELS_DIR, RAW_TABLE_KEYS), source_keys=RAW_TABLE_KEYS
+extraction_assets = build_extraction_assets(days)
+models = load_project(MODELS_DIR, RAW_TABLE_KEYS)
+model_assets = build_model_assets(models, source_keys=RAW_TABLE_KEYS)
+export_jobs = load_export_jobs(
+    Path(os.environ.get("AUDIENCE_EXPORTS_FILE", EXPORTS_FILE)),
+    audiences={model.name for model in models.models if model.layer == AUDIENCE_LAYER},
+    profile_columns=set(models.model("profiles").columns),
 )
 
 defs = dg.Definitions(
-    assets=[extraction_assets, *model_assets],
+    assets=[extraction_assets, *model_assets, *build_export_assets(export_jobs)],
     asset_checks=build_model_checks({key.path[-1] for asset in model_assets for key in asset.keys}),
-    schedules=[build_extraction_schedule(extraction_assets)],
+    schedules=build_extraction_schedules(days),
+    sensors=[build_export_sensor(export_jobs)] if export_jobs else [],
+    # Steps that write the warehouse run one at a time anyway (DuckDB has one writer), so a
+    # process per step would only add start-up time: about 5 s for each of the 13 models.
+    executor=dg.in_process_executor,
     resources={
         "bigcommerce": BigCommerceResource(
             store_hash=dg.EnvVar("BIGCOMMERCE_STORE_HASH"),
@@ -38,6 +49,9 @@ defs = dg.Definitions(
         ),
         "warehouse": WarehouseResource(
             path=os.environ.get("DUCKDB_PATH", str(DATA_DIR / "warehouse.duckdb"))
+        ),
+        "export_queue": ExportQueueResource(
+            path=os.environ.get("AUDIENCE_QUEUE_PATH", str(DATA_DIR / "export_queue.sqlite"))
         ),
         "dlt": DltRunnerResource(
             pipelines_dir=os.environ.get("DLT_PIPELINES_DIR", str(DATA_DIR / "dlt"))

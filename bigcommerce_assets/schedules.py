@@ -1,15 +1,48 @@
-"""When the store is read without anyone asking."""
+"""When the store is read without anyone asking: every hour, or once a night."""
+
+from datetime import timedelta
 
 import dagster as dg
 
 from bigcommerce_assets.assets import GROUP
 
+# Dagster's tags for one run over a range of partitions, as `--partition-range` and single-run
+# backfills set them.
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
 
-def build_extraction_schedule(extraction: dg.AssetsDefinition) -> dg.ScheduleDefinition:
-    """Loads the newest daily partition of the `bigcommerce` group every night."""
+
+def build_extraction_schedules(
+    partitions: dg.TimeWindowPartitionsDefinition,
+) -> list[dg.ScheduleDefinition]:
+    """`bigcommerce_hourly` and `bigcommerce_daily` over one job; both start switched off."""
     job = dg.define_asset_job(
         "bigcommerce_job",
         selection=dg.AssetSelection.groups(GROUP),
         description="Load one day (or a range) of BigCommerce records modified in it.",
     )
-    return dg.build_schedule_from_partitioned_job(job, hour_of_day=1, name="bigcommerce_daily")
+
+    @dg.schedule(
+        job=job,
+        cron_schedule="5 * * * *",
+        name="bigcommerce_hourly",
+        execution_timezone="UTC",
+        default_status=dg.DefaultScheduleStatus.STOPPED,
+    )
+    def bigcommerce_hourly(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+        """Loads yesterday's and today's records every hour in one run, so changes that reach
+        the API late are still picked up; the models rebuild after it."""
+        today = context.scheduled_execution_time.date()
+        first = max(today - timedelta(days=1), partitions.start.date())
+        return dg.RunRequest(
+            run_key=f"hourly-{context.scheduled_execution_time:%Y-%m-%dT%H}",
+            tags={RANGE_START_TAG: first.isoformat(), RANGE_END_TAG: today.isoformat()},
+        )
+
+    daily = dg.build_schedule_from_partitioned_job(
+        job,
+        hour_of_day=1,
+        name="bigcommerce_daily",
+        default_status=dg.DefaultScheduleStatus.STOPPED,
+    )
+    return [bigcommerce_hourly, daily]

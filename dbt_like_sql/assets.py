@@ -16,6 +16,13 @@ GROUP = "models"
 # exported by the public `dagster` module in 1.13).
 ROW_COUNT = "dagster/row_count"
 COLUMN_SCHEMA = "dagster/column_schema"
+# Rebuild once whatever the models read has been updated, however the update was launched (an
+# hourly run, a backfill, a click). Dagster's eager condition also waits while any upstream
+# partition is missing, which for daily extraction partitions means until all history since
+# BIGCOMMERCE_START_DATE is loaded; that part is dropped.
+REBUILD_AFTER_UPDATES = dg.AutomationCondition.eager().without(
+    ~dg.AutomationCondition.any_deps_missing()
+)
 
 
 class ModelRunConfig(dg.Config):
@@ -86,6 +93,7 @@ def _model_asset(
             "layer": model.layer,
         },
         pool=WAREHOUSE_POOL,
+        automation_condition=REBUILD_AFTER_UPDATES,
     )
     def _build(
         context: dg.AssetExecutionContext, config: ModelRunConfig, warehouse: WarehouseResource
@@ -123,6 +131,7 @@ def _membership_asset(audiences: list[str]) -> dg.AssetsDefinition:
                 description="Current membership: one row per (audience, profile).",
                 deps=[model_key("profiles"), *(model_key(name) for name in audiences)],
                 kinds={"duckdb", "sql"},
+                automation_condition=REBUILD_AFTER_UPDATES,
             ),
             dg.AssetSpec(
                 model_key("audience_membership_history"),
@@ -132,6 +141,7 @@ def _membership_asset(audiences: list[str]) -> dg.AssetsDefinition:
                 ),
                 deps=[model_key("audience_members")],
                 kinds={"duckdb", "sql"},
+                automation_condition=REBUILD_AFTER_UPDATES,
             ),
         ],
         pool=WAREHOUSE_POOL,

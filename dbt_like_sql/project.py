@@ -39,6 +39,7 @@ class Model:
     description: str
     depends_on_models: frozenset[str]
     depends_on_sources: frozenset[str]
+    columns: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,7 @@ def _load_model(
         description=_leading_comment(sql),
         depends_on_models=frozenset(depends_on_models),
         depends_on_sources=frozenset(depends_on_sources),
+        columns=tuple(name.lower() for name in query.named_selects),
     )
 
 

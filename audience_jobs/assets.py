@@ -1,0 +1,183 @@
+"""Dagster assets of the `exports` group: the queue of membership changes, and one export per
+job that sends its share of the queue to BigCommerce."""
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import dagster as dg
+
+from audience_jobs.export import ExportError, ExportReport, ensure_attributes, send_changes
+from audience_jobs.jobs import ExportJob
+from audience_jobs.members import MembersUnavailableError, read_members
+from audience_jobs.queue import ExportQueue
+from bigcommerce_assets.client import BigCommerceError
+from bigcommerce_assets.resources import BigCommerceResource
+from bigcommerce_assets.warehouse import WAREHOUSE_POOL, WarehouseResource
+from dbt_like_sql.assets import REBUILD_AFTER_UPDATES, model_key
+
+GROUP = "exports"
+QUEUE_KEY = dg.AssetKey([GROUP, "membership_changes"])
+PARKED_SHOWN = 20
+
+
+class ExportQueueResource(dg.ConfigurableResource):
+    """The SQLite file that holds audience changes until BigCommerce confirms them."""
+
+    path: str
+
+    def queue(self) -> ExportQueue:
+        """The queue in this file; created on first use."""
+        return ExportQueue(self.path)
+
+
+def export_key(job: ExportJob) -> dg.AssetKey:
+    """The asset key of an export job: `exports/<job id>`."""
+    return dg.AssetKey([GROUP, job.id])
+
+
+def build_export_assets(jobs: Sequence[ExportJob]) -> list[dg.AssetsDefinition]:
+    """The queue asset and one export asset per enabled job; nothing when no job is enabled."""
+    if not jobs:
+        return []
+    return [_queue_asset(jobs), *(_export_asset(job) for job in jobs)]
+
+
+def _queue_asset(jobs: Sequence[ExportJob]) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=QUEUE_KEY,
+        group_name=GROUP,
+        deps=[model_key("audience_members"), model_key("profiles")],
+        kinds={"duckdb", "sqlite"},
+        pool=WAREHOUSE_POOL,
+        automation_condition=REBUILD_AFTER_UPDATES,
+    )
+    def membership_changes(
+        context: dg.AssetExecutionContext,
+        warehouse: WarehouseResource,
+        export_queue: ExportQueueResource,
+    ) -> dg.MaterializeResult:
+        """Queues, for every export job, the members who entered or left its audience and the
+        members whose mapped values changed since the last time, ready for the export sensor."""
+        queue = export_queue.queue()
+        metadata: dict[str, dg.RawMetadataValue] = {}
+        try:
+            with warehouse.connect(read_only=True) as connection:
+                members = {job.id: read_members(connection, job) for job in jobs}
+        except MembersUnavailableError as error:
+            raise dg.Failure(description=str(error)) from None
+        for job in jobs:
+            current = members[job.id]
+            queued = queue.enqueue(
+                job.id,
+                current.members,
+                existing_members=job.existing_members,
+                guests_skipped=current.guests_skipped,
+            )
+            note = (
+                " (first run: current members are queued)"
+                if queued.first_run and job.existing_members
+                else " (first run: current members count as already exported)"
+                if queued.first_run
+                else ""
+            )
+            context.log.info(
+                f"{job.id}: queued {queued.entries} entries, {queued.exits} exits and "
+                f"{queued.updates} updates{note}; {current.guests_skipped} guests skipped."
+            )
+            metadata |= {
+                f"{job.id}_entries": queued.entries,
+                f"{job.id}_exits": queued.exits,
+                f"{job.id}_updates": queued.updates,
+                f"{job.id}_guests_skipped": current.guests_skipped,
+                f"{job.id}_queue_depth": queue.backlog(job.id).depth,
+            }
+        return dg.MaterializeResult(metadata=metadata)
+
+    return membership_changes
+
+
+def _export_asset(job: ExportJob) -> dg.AssetsDefinition:
+    fields = ", ".join(job.map_standard_fields.values()) or "none"
+    customs = ", ".join(c.name for c in job.map_custom_attributes.values()) or "none"
+
+    @dg.asset(
+        key=export_key(job),
+        group_name=GROUP,
+        deps=[QUEUE_KEY],
+        description=(
+            f"Audience `{job.audience}` in BigCommerce: members carry the customer attribute "
+            f"`{job.attribute_name}` = `{job.audience}`, removed when they leave. Custom "
+            f"attributes: {customs}. Standard fields: {fields}. Existing members exported: "
+            f"{'yes' if job.existing_members else 'no'}."
+        ),
+        kinds={"bigcommerce"},
+        metadata={"audience": job.audience, "attribute": job.attribute_name},
+        # One send per job at a time, whoever launches it (dagster.yaml limits every pool to 1).
+        pool=f"audience_export_{job.id}",
+    )
+    def _export(
+        context: dg.AssetExecutionContext,
+        bigcommerce: BigCommerceResource,
+        export_queue: ExportQueueResource,
+    ) -> dg.MaterializeResult:
+        queue = export_queue.queue()
+        started = datetime.now(UTC).timestamp()
+        client = bigcommerce.client(context.log)
+        try:
+            attribute_ids = ensure_attributes(client, job.attribute_types())
+            report = send_changes(
+                client,
+                queue,
+                job.id,
+                attribute_ids,
+                on_chunk=lambda size, so_far: context.log.info(
+                    f"Chunk {so_far.chunks}: {size} changes; so far {so_far.sent} sent, "
+                    f"{so_far.removed} removed, {so_far.field_updates} updated, "
+                    f"{len(so_far.parked)} parked; {queue.backlog(job.id).depth} still queued."
+                ),
+            )
+        except (BigCommerceError, ExportError) as error:
+            reason = str(error).rstrip(".")
+            raise dg.Failure(
+                description=f"{reason}. Unsent changes stay queued for the next run.",
+                metadata={"queue_depth": queue.backlog(job.id).depth},
+            ) from None
+        finally:
+            client.close()
+        stats = [*client.stats.values()]
+        return dg.MaterializeResult(
+            metadata={
+                **_report_metadata(report),
+                "skipped_guests": queue.guests_skipped(job.id),
+                "api_requests": sum(s.requests for s in stats),
+                "api_throttled_429": sum(s.throttled for s in stats),
+                "queue_depth": queue.backlog(job.id).depth,
+                "parked_changes": _parked_table(queue, job, started),
+            }
+        )
+
+    return _export
+
+
+def _report_metadata(report: ExportReport) -> dict[str, int]:
+    return {
+        "sent": report.sent,
+        "removed": report.removed,
+        "field_updates": report.field_updates,
+        "failed": len(report.parked),
+        "chunks": report.chunks,
+    }
+
+
+def _parked_table(queue: ExportQueue, job: ExportJob, since: float) -> dg.MetadataValue:
+    """The changes BigCommerce refused during this run, with its reasons, as a small table."""
+    parked = queue.parked(job.id, since=since)
+    if not parked:
+        return dg.MetadataValue.md("No change was refused.")
+    lines = ["| customer_id | change | reason |", "| --- | --- | --- |"]
+    lines += [
+        f"| {p.customer_id} | {p.kind} | {p.reason.replace('|', '/')} |"
+        for p in parked[:PARKED_SHOWN]
+    ]
+    more = len(parked) - PARKED_SHOWN
+    return dg.MetadataValue.md("\n".join(lines + ([f"\n…and {more} more."] if more > 0 else [])))
