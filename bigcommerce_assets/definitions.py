@@ -11,7 +11,7 @@ from audience_jobs.sensors import build_export_sensor
 from bigcommerce_assets.assets import RAW_TABLE_KEYS, build_extraction_assets
 from bigcommerce_assets.client import DEFAULT_API_URL
 from bigcommerce_assets.resources import BigCommerceResource, DltRunnerResource
-from bigcommerce_assets.schedules import build_extraction_schedules
+from bigcommerce_assets.schedules import build_extraction_schedules, build_rebuild_sensor
 from bigcommerce_assets.warehouse import WarehouseResource
 from dbt_like_sql.assets import build_model_assets
 from dbt_like_sql.audiences import AUDIENCE_LAYER
@@ -37,7 +37,7 @@ defs = dg.Definitions(
     assets=[extraction_assets, *model_assets, *build_export_assets(export_jobs)],
     asset_checks=build_model_checks({key.path[-1] for asset in model_assets for key in asset.keys}),
     schedules=build_extraction_schedules(days),
-    sensors=[build_export_sensor(export_jobs)] if export_jobs else [],
+    sensors=[build_rebuild_sensor(), *([build_export_sensor(export_jobs)] if export_jobs else [])],
     # Steps that write the warehouse run one at a time anyway (DuckDB has one writer), so a
     # process per step would only add start-up time: about 5 s for each of the 13 models.
     executor=dg.in_process_executor,

@@ -1,4 +1,4 @@
-"""When the store is read without anyone asking: every hour, or once a night."""
+"""What runs without anyone asking: store loads every hour or night, and model rebuilds."""
 
 from datetime import timedelta
 
@@ -46,3 +46,17 @@ def build_extraction_schedules(
         default_status=dg.DefaultScheduleStatus.STOPPED,
     )
     return [bigcommerce_hourly, daily]
+
+
+def build_rebuild_sensor() -> dg.AutomationConditionSensorDefinition:
+    """Evaluates the assets' automation conditions, so models rebuild after every load.
+
+    Dagster creates a sensor like this one by itself, but switched off; this one starts on,
+    because rebuilding the models never touches the store.
+    """
+    return dg.AutomationConditionSensorDefinition(
+        "rebuild_after_loads",
+        target=dg.AssetSelection.all(),
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Rebuilds the models, then refills the export queue, after any load.",
+    )

@@ -38,6 +38,17 @@ class CustomerAttributes:
                 ]
             )
 
+    def restore(self, attributes: list[dict], values: list[dict]) -> None:
+        """Start from attributes and values saved earlier, as `attributes()` and `values()`
+        returned them; the demo keeps what was exported between its runs this way."""
+        with self._lock:
+            self._attributes = {
+                attribute["id"]: copy.deepcopy(attribute) for attribute in attributes
+            }
+            self._values = {value["id"]: copy.deepcopy(value) for value in values}
+            self._next_attribute_id = max(self._attributes, default=0) + 1
+            self._next_value_id = max(self._values, default=0) + 1
+
     def create(self, definitions: list[tuple[str, str]], now: int) -> list[dict] | str:
         """Add attributes given as (name, type); a reason string instead when the store cap
         or a name clash refuses the whole batch."""
