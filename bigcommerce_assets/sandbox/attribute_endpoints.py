@@ -102,7 +102,6 @@ def upsert_attribute_values(request: ApiRequest) -> ApiResponse:
     items = batch(request.body)
     store = request.store
     attribute_ids = {attribute["id"] for attribute in store.attributes()}
-    by_id = {value["id"]: value for value in store.attribute_values()}
     problems = {}
     for index, item in enumerate(items):
         attribute_id, customer_id, text = (
@@ -117,7 +116,9 @@ def upsert_attribute_values(request: ApiRequest) -> ApiResponse:
         if not isinstance(text, str) or len(text) > VALUE_MAX:
             problems[f"{index}.value"] = f"must be a string of 0 to {VALUE_MAX} characters"
         if "id" in item:
-            existing = by_id.get(item["id"]) if is_integer(item["id"]) else None
+            existing = (
+                store.customer_attributes.value(item["id"]) if is_integer(item["id"]) else None
+            )
             if existing is None or (existing["customer_id"], existing["attribute_id"]) != (
                 customer_id,
                 attribute_id,

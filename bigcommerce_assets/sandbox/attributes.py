@@ -19,6 +19,7 @@ class CustomerAttributes:
         self._lock = threading.Lock()
         self._attributes: dict[int, dict] = {}
         self._values: dict[int, dict] = {}
+        self._value_ids: dict[tuple[int, int], int] = {}  # (customer_id, attribute_id) -> id
         self._next_attribute_id = 1
         self._next_value_id = 1
 
@@ -46,6 +47,7 @@ class CustomerAttributes:
                 attribute["id"]: copy.deepcopy(attribute) for attribute in attributes
             }
             self._values = {value["id"]: copy.deepcopy(value) for value in values}
+            self._index_values()
             self._next_attribute_id = max(self._attributes, default=0) + 1
             self._next_value_id = max(self._values, default=0) + 1
 
@@ -92,19 +94,16 @@ class CustomerAttributes:
                 for value_id, value in self._values.items()
                 if value["attribute_id"] not in attribute_ids
             }
+            self._index_values()
 
     def upsert(self, entries: list[tuple[int, int, str]], now: int) -> list[dict]:
         """Set values given as (customer_id, attribute_id, value): an existing pair is updated,
         a new one created."""
         with self._lock:
-            by_pair = {
-                (value["customer_id"], value["attribute_id"]): value
-                for value in self._values.values()
-            }
             written = []
             for customer_id, attribute_id, text in entries:
-                value = by_pair.get((customer_id, attribute_id))
-                if value is None:
+                value_id = self._value_ids.get((customer_id, attribute_id))
+                if value_id is None:
                     value = {
                         "id": self._next_value_id,
                         "attribute_id": attribute_id,
@@ -115,8 +114,9 @@ class CustomerAttributes:
                     }
                     self._next_value_id += 1
                     self._values[value["id"]] = value
-                    by_pair[(customer_id, attribute_id)] = value
+                    self._value_ids[(customer_id, attribute_id)] = value["id"]
                 else:
+                    value = self._values[value_id]
                     value.update(attribute_value=text, date_modified=iso(now))
                 written.append(copy.deepcopy(value))
             return written
@@ -125,4 +125,18 @@ class CustomerAttributes:
         """Remove values by value id; unknown ids are ignored."""
         with self._lock:
             for value_id in value_ids:
-                self._values.pop(value_id, None)
+                value = self._values.pop(value_id, None)
+                if value is not None:
+                    del self._value_ids[(value["customer_id"], value["attribute_id"])]
+
+    def value(self, value_id: int) -> dict | None:
+        """One value by its id, or None."""
+        with self._lock:
+            value = self._values.get(value_id)
+            return copy.deepcopy(value) if value is not None else None
+
+    def _index_values(self) -> None:
+        self._value_ids = {
+            (value["customer_id"], value["attribute_id"]): value_id
+            for value_id, value in self._values.items()
+        }

@@ -1,0 +1,255 @@
+"""Every benchmark for one store size, each measurement in a fresh process, as a markdown table.
+
+Usage:
+    python -m benchmarks.run --size small [--repeat 3]
+
+Sizes: small (10k customers / 30k orders), medium (100k / 300k), large (1M / 3M). Each step
+runs `python -m benchmarks.run --step <name>` in a child process, so its peak RSS is its own,
+and prints one JSON line; this process collects them. Timings are medians of `--repeat` runs;
+throughput is reported next to a floor measured in the same invocation.
+"""
+
+import argparse
+import json
+import math
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import dagster as dg
+
+from audience_jobs.assets import ExportQueueResource, build_export_assets
+from audience_jobs.jobs import ExportJob
+from audience_jobs.queue import ExportQueue, MemberState
+from benchmarks.floor import load_floor
+from bigcommerce_assets.assets import build_extraction_assets
+from bigcommerce_assets.resources import BigCommerceResource, DltRunnerResource
+from bigcommerce_assets.sandbox import SandboxServer, SandboxStore
+from bigcommerce_assets.warehouse import WarehouseResource
+
+
+@dataclass(frozen=True)
+class Size:
+    """A store to benchmark, and the smaller store and export used under a quota."""
+
+    customers: int
+    orders: int
+    products: int
+    quota_store: tuple[int, int, int] = (2_000, 6_000, 100)
+    export_changes: int = 10_000
+
+
+SIZES = {
+    "tiny": Size(200, 600, 20, quota_store=(100, 300, 10), export_changes=500),
+    "small": Size(10_000, 30_000, 500),
+    "medium": Size(100_000, 300_000, 5_000),
+    "large": Size(1_000_000, 3_000_000, 50_000),
+}
+HISTORY_DAYS = 90
+PAGE = 250
+# A Standard plan's 150 requests per 30 s, with the window scaled down 10 times.
+QUOTA, WINDOW_MS = 150, 3_000
+
+
+def _store(customers: int, orders: int, products: int) -> SandboxStore:
+    return SandboxStore(
+        seed=11,
+        customers=customers,
+        orders=orders,
+        products=products,
+        as_of=datetime(2026, 11, 20, tzinfo=UTC),
+        history_days=HISTORY_DAYS,
+    )
+
+
+def minimum_requests(store: SandboxStore) -> int:
+    """Sum over endpoints of ceil(records / max page size), plus one per order for transactions."""
+    orders = len(store.orders(include_archived=True))
+    collections = (len(store.customers()), orders, len(store.products()), len(store.categories()))
+    return sum(math.ceil(n / PAGE) for n in collections) + 1 + orders
+
+
+def _load(store: SandboxStore, server: SandboxServer, folder: Path) -> dict:
+    """One full load through the project's extraction assets."""
+    first = (store.as_of - timedelta(days=HISTORY_DAYS + 1)).date()
+    assets = build_extraction_assets(
+        dg.DailyPartitionsDefinition(start_date=str(first), end_offset=1)
+    )
+    started = time.monotonic()
+    result = dg.materialize(
+        [assets],
+        resources={
+            "bigcommerce": BigCommerceResource(
+                store_hash=store.store_hash, access_token=store.access_token, api_url=server.url
+            ),
+            "warehouse": WarehouseResource(path=str(folder / "warehouse.duckdb")),
+            "dlt": DltRunnerResource(pipelines_dir=str(folder / "dlt")),
+        },
+        instance=dg.DagsterInstance.ephemeral(),
+        tags={
+            "dagster/asset_partition_range_start": str(first),
+            "dagster/asset_partition_range_end": str(store.as_of.date()),
+        },
+    )
+    seconds = time.monotonic() - started
+    records = sum(
+        event.materialization.metadata["rows_loaded"].value
+        for event in result.get_asset_materialization_events()
+    )
+    return {"seconds": seconds, "records": records, "requests": len(server.requests)}
+
+
+def step_load(size: Size) -> dict:
+    store = _store(size.customers, size.orders, size.products)
+    with SandboxServer(store, quota=None) as server, tempfile.TemporaryDirectory() as folder:
+        measured = _load(store, server, Path(folder))
+    return {**measured, "minimum": minimum_requests(store)}
+
+
+def step_floor(size: Size) -> dict:
+    store = _store(size.customers, size.orders, size.products)
+    with SandboxServer(store, quota=None) as server, tempfile.TemporaryDirectory() as folder:
+        started = time.monotonic()
+        records = load_floor(
+            server.url, store.store_hash, store.access_token, Path(folder) / "floor.duckdb"
+        )
+        return {
+            "seconds": time.monotonic() - started,
+            "records": records,
+            "requests": len(server.requests),
+        }
+
+
+def step_quota(size: Size) -> dict:
+    store = _store(*size.quota_store)
+    with (
+        SandboxServer(store, quota=QUOTA, window_ms=WINDOW_MS) as server,
+        tempfile.TemporaryDirectory() as folder,
+    ):
+        measured = _load(store, server, Path(folder))
+        throttled = server.count_requests(method=None, status=429)
+    allowed = measured["seconds"] * 1000 / WINDOW_MS * QUOTA
+    return {**measured, "throttled": throttled, "quota_share": measured["requests"] / allowed}
+
+
+def step_export(size: Size) -> dict:
+    changes = size.export_changes
+    store = _store(changes, 10, 1)
+    job = ExportJob(id="benchmark", audience="repeat_buyers")
+    with (
+        SandboxServer(store, quota=QUOTA, window_ms=WINDOW_MS) as server,
+        tempfile.TemporaryDirectory() as folder,
+    ):
+        queue_path = Path(folder) / "queue.sqlite"
+        members = {
+            customer_id: MemberState({job.attribute_name: job.audience})
+            for customer_id in range(1, changes + 1)
+        }
+        ExportQueue(queue_path).enqueue(job.id, members, existing_members=True, guests_skipped=0)
+        started = time.monotonic()
+        result = dg.materialize(
+            build_export_assets([job])[1:],
+            resources={
+                "bigcommerce": BigCommerceResource(
+                    store_hash=store.store_hash, access_token=store.access_token, api_url=server.url
+                ),
+                "export_queue": ExportQueueResource(path=str(queue_path)),
+            },
+            instance=dg.DagsterInstance.ephemeral(),
+        )
+        seconds = time.monotonic() - started
+        requests = len(server.requests)
+        throttled = server.count_requests(method=None, status=429)
+    allowed = seconds * 1000 / WINDOW_MS * QUOTA
+    return {
+        "success": result.success,
+        "seconds": seconds,
+        "requests": requests,
+        "per_100": requests / changes * 100,
+        "throttled": throttled,
+        "quota_share": requests / allowed,
+    }
+
+
+STEPS = {"load": step_load, "floor": step_floor, "quota": step_quota, "export": step_export}
+
+
+def _child(step: str, size: str) -> dict:
+    """Run one step in a fresh process; its JSON result with the process's peak RSS."""
+    finished = subprocess.run(
+        [sys.executable, "-m", "benchmarks.run", "--step", step, "--size", size],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(finished.stdout.strip().splitlines()[-1])
+
+
+def _median(results: list[dict], key: str) -> float:
+    return statistics.median(result[key] for result in results)
+
+
+def report(size: str, repeat: int) -> str:
+    """Run every step `repeat` times (quota and export once) and format the table."""
+    loads = [_child("load", size) for _ in range(repeat)]
+    floors = [_child("floor", size) for _ in range(repeat)]
+    quota, export = _child("quota", size), _child("export", size)
+    load_rate = _median(loads, "records") / _median(loads, "seconds")
+    floor_rate = _median(floors, "records") / _median(floors, "seconds")
+    measured = SIZES[size]
+    quota_orders = measured.quota_store[1]
+    rows = [
+        (
+            "store",
+            f"{measured.customers:,} customers / {measured.orders:,} orders / "
+            f"{measured.products:,} products",
+        ),
+        (
+            "full load requests",
+            f"{loads[0]['requests']:,} (minimum {loads[0]['minimum']:,}, ratio "
+            f"{loads[0]['requests'] / loads[0]['minimum']:.4f})",
+        ),
+        (
+            "unthrottled throughput",
+            f"{load_rate:,.0f} records/s vs floor {floor_rate:,.0f} (ratio "
+            f"{load_rate / floor_rate:.2f}); median of {repeat}: "
+            f"{_median(loads, 'seconds'):.1f} s vs {_median(floors, 'seconds'):.1f} s",
+        ),
+        ("peak RSS of the load", f"{max(r['peak_rss_mb'] for r in loads):,.0f} MB"),
+        (
+            f"quota-bound load ({quota_orders:,} orders, {QUOTA} per {WINDOW_MS / 1000:g} s)",
+            f"{quota['quota_share']:.0%} of the quota used, {quota['throttled']} of "
+            f"{quota['requests']:,} requests answered 429",
+        ),
+        (
+            f"export of {measured.export_changes:,} changes ({QUOTA} per {WINDOW_MS / 1000:g} s)",
+            f"{export['per_100']:.2f} requests per 100 changes, {export['quota_share']:.0%} of "
+            f"the quota used, {export['throttled']} answered 429",
+        ),
+    ]
+    lines = ["| measure | result |", "| --- | --- |", *(f"| {a} | {b} |" for a, b in rows)]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--size", choices=SIZES, default="small")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--step", choices=STEPS, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.step:
+        result = STEPS[args.step](SIZES[args.size])
+        peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        print(json.dumps({**result, "peak_rss_mb": peak_kb / 1024}))
+        return
+    print(report(args.size, args.repeat))
+
+
+if __name__ == "__main__":
+    main()
