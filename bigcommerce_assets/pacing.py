@@ -62,18 +62,31 @@ class QuotaPacer:
             waited += delay
 
     def observe(self, response: requests.Response | None) -> None:
-        """Record a finished request and what its headers say about the quota."""
+        """Record a finished request and what its headers say about the quota.
+
+        Concurrent answers arrive out of order, so within one window the lowest count left is
+        the truth; a later answer with more left is stale, not a refill.
+        """
         with self._lock:
             self._in_flight -= 1
             if response is None or "X-Rate-Limit-Requests-Left" not in response.headers:
                 return
-            self._left = (
+            left = (
                 0
                 if response.status_code == 429
                 else int(response.headers["X-Rate-Limit-Requests-Left"])
             )
             reset_ms = int(response.headers.get("X-Rate-Limit-Time-Reset-Ms", "0"))
-            self._resets_at = time.monotonic() + reset_ms / 1000
+            window_ms = int(response.headers.get("X-Rate-Limit-Time-Window-Ms", "0"))
+            resets_at = time.monotonic() + reset_ms / 1000
+            same_window = self._left is not None and resets_at < (
+                self._resets_at + window_ms / 2000
+            )
+            if same_window:
+                self._left = min(self._left, left)
+                self._resets_at = max(self._resets_at, resets_at)
+            else:
+                self._left, self._resets_at = left, resets_at
 
 
 class PacedAdapter(HTTPAdapter):
