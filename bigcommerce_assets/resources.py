@@ -1,5 +1,6 @@
 """Dagster resources for reaching the store and running dlt."""
 
+import os
 from pathlib import Path
 
 import dagster as dg
@@ -42,6 +43,9 @@ class DltRunnerResource(DagsterDltResource):
 
     def pipeline(self, warehouse: WarehouseResource) -> dlt.Pipeline:
         """The pipeline that loads the `bigcommerce` dataset into the warehouse."""
+        # dlt reports usage to dltHub unless told not to, and reads that setting only from the
+        # environment once its runtime has started; the project never calls out.
+        os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
         Path(self.pipelines_dir).mkdir(parents=True, exist_ok=True)
         return dlt.pipeline(
             pipeline_name="bigcommerce",

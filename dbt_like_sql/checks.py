@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from bigcommerce_assets.warehouse import WarehouseResource
+from bigcommerce_assets.warehouse import WAREHOUSE_POOL, WarehouseResource
 from dbt_like_sql.assets import model_key
 
 
@@ -70,7 +70,13 @@ def build_model_checks(models: set[str]) -> list[dg.AssetChecksDefinition]:
 
 
 def _check(rule: Rule) -> dg.AssetChecksDefinition:
-    @dg.asset_check(asset=model_key(rule.table), name=rule.name, description=rule.description)
+    # Checks read the warehouse, so they take turns with its writers like every model does.
+    @dg.asset_check(
+        asset=model_key(rule.table),
+        name=rule.name,
+        description=rule.description,
+        pool=WAREHOUSE_POOL,
+    )
     def _run(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         with warehouse.connect(read_only=True) as connection:
             rows = connection.execute(f"select * from ({rule.violations}) limit 5").fetchall()

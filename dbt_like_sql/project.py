@@ -166,14 +166,18 @@ def _owning_source(table: str, sources: frozenset[str]) -> str | None:
 
 
 def _leading_comment(sql: str) -> str:
-    """The `--` lines at the top of the file, without the dashes."""
+    """The `--` lines at the top of the file, without the dashes, as one paragraph.
+
+    The UI renders descriptions as Markdown, where a wrapped line starting with `>` or `-`
+    would turn into a quote or a list.
+    """
     lines = []
     for line in sql.lstrip().splitlines():
         text = line.strip()
         if not text.startswith("--"):
             break
         lines.append(text.removeprefix("--").strip())
-    return "\n".join(lines).strip()
+    return " ".join(line for line in lines if line).strip()
 
 
 def _dependency_order(models: list[Model]) -> tuple[Model, ...]:

@@ -103,7 +103,7 @@ def test_model_describes_itself_from_leading_comment():
     model = load_project(SHOP, SOURCE_KEYS).model("stg_customers")
 
     assert model.description == (
-        "One row per registered customer, email lowercased.\n"
+        "One row per registered customer, email lowercased. "
         "Test accounts (addresses at example.test) are left out."
     )
     assert model.layer == "staging"
