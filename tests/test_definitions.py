@@ -89,3 +89,45 @@ def test_backfill_command_loads_the_range_in_one_run(tmp_path):
     for table in TABLES:
         assert instance.get_latest_materialization_event(dg.AssetKey(["bigcommerce", table]))
     assert store.access_token not in finished.stdout + finished.stderr
+
+
+def test_definitions_include_the_export_group_and_stopped_sensor(tmp_path):
+    script = LOAD_DEFS + (
+        "sensor = defs.resolve_sensor_def('audience_export_sensor')\n"
+        "print('sensor', sensor.default_status.value, sensor.minimum_interval_seconds)\n"
+    )
+
+    loaded = subprocess.run(
+        [sys.executable, "-W", "error", "-c", script],
+        cwd=tmp_path,
+        env=clean_env(tmp_path),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert loaded.returncode == 0, loaded.stderr
+    assert (
+        "exports/membership_changes exports analytics/audience_members,analytics/profiles\n"
+        in loaded.stdout
+    )
+    assert "exports/repeat_buyers exports exports/membership_changes\n" in loaded.stdout
+    assert "sensor STOPPED 60\n" in loaded.stdout
+
+
+def test_definitions_refuse_a_wrong_exports_file_naming_file_job_and_key(tmp_path):
+    exports = tmp_path / "exports.yaml"
+    exports.write_text("jobs:\n  - id: vip_export\n    audience: vips\n", encoding="utf-8")
+
+    loaded = subprocess.run(
+        [sys.executable, "-c", LOAD_DEFS],
+        cwd=tmp_path,
+        env=clean_env(tmp_path, AUDIENCE_EXPORTS_FILE=str(exports)),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert loaded.returncode != 0
+    assert f"{exports}: the export jobs are not valid" in loaded.stderr
+    assert "job 'vip_export', key audience: no audience model named 'vips'" in loaded.stderr
