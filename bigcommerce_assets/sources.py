@@ -1,6 +1,8 @@
 """The dlt source: a store's customers, orders, line items, transactions, catalog and settings."""
 
-from collections.abc import Iterator
+import json
+import logging
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -22,6 +24,10 @@ ENDPOINTS: dict[str, tuple[str, ...]] = {
     "store": ("v2/store",),
 }
 # API.md §4: v2 money is a 4-decimal string; these name endings mark money in orders and lines.
+# A value that cannot be read as the type the API documents is kept as text in this column,
+# as JSON {column: text}, with the typed column left empty, instead of failing the whole load.
+UNREADABLE_COLUMN = "unreadable_values"
+logger = logging.getLogger(__name__)
 _MONEY_ENDINGS = (
     "_ex_tax",
     "_inc_tax",
@@ -197,20 +203,48 @@ def _order_row(order: dict) -> dict:
         for key, value in order.items()
         if key not in ("consignments", "products", "shipping_addresses", "coupons")
     }
-    for key in _EXCHANGE_RATE_COLUMNS:
-        row[key] = Decimal(row[key]) if row.get(key) else None
     return _v2_row(row)
 
 
 def _v2_row(record: dict) -> dict:
-    """v2 dates are RFC 2822 strings and money is strings; give them their real types."""
+    """v2 dates are RFC 2822 strings and money is strings; give them their real types.
+
+    A value that does not read as documented is kept as text in `unreadable_values` and
+    logged, so one odd record neither fails the load nor disappears.
+    """
     row = dict(record)
+    unreadable = {}
     for key, value in record.items():
+        reader: Callable[[str], object] | None = None
         if key in _V2_DATES:
-            row[key] = parsedate_to_datetime(value) if value else None
-        elif isinstance(value, str) and key.endswith(_MONEY_ENDINGS):
-            row[key] = Decimal(value) if value else None
+            reader = parsedate_to_datetime
+        elif key in _EXCHANGE_RATE_COLUMNS or (
+            isinstance(value, str) and key.endswith(_MONEY_ENDINGS)
+        ):
+            reader = _decimal
+        if reader is None:
+            continue
+        try:
+            row[key] = reader(value) if value else None
+        except (ValueError, TypeError, ArithmeticError):
+            row[key], unreadable[key] = None, str(value)
+    if unreadable:
+        logger.warning(
+            "Record %s: kept unreadable values as text in %s: %s",
+            record.get("id"),
+            UNREADABLE_COLUMN,
+            unreadable,
+        )
+        row[UNREADABLE_COLUMN] = json.dumps(unreadable, ensure_ascii=False)
     return row
+
+
+def _decimal(value: object) -> Decimal:
+    """A finite decimal from the API's money or rate text (NaN and Infinity are not money)."""
+    number = Decimal(str(value))
+    if not number.is_finite():
+        raise ValueError(f"{value!r} is not a finite number")
+    return number
 
 
 def _transaction_row(transaction: dict) -> dict:
