@@ -72,10 +72,7 @@ class ExportJob(BaseModel):
 
     def attribute_types(self) -> dict[str, str]:
         """Every attribute the job writes, with its type."""
-        return {
-            self.attribute_name: "string",
-            **{custom.name: custom.type for custom in self.map_custom_attributes.values()},
-        }
+        return {name: kind for name, (kind, _) in _attribute_entries(self)}
 
 
 class _ExportJobsFile(BaseModel):

@@ -51,10 +51,11 @@ def build_export_sensor(jobs: Sequence[ExportJob]) -> dg.SensorDefinition:
         never while that job's previous export is still running."""
         backlogs = export_queue.queue().backlogs()
         now = time.time()
+        in_progress = context.instance.get_runs(filters=dg.RunsFilter(statuses=IN_PROGRESS))
         run_requests, reasons = [], []
         for job in jobs:
             backlog = backlogs.get(job.id, Backlog(job.id, 0, None, 0))
-            decision = _decide(context.instance, job, backlog, now)
+            decision = _decide(context.instance, job, backlog, in_progress, now)
             if isinstance(decision, dg.RunRequest):
                 run_requests.append(decision)
             else:
@@ -69,12 +70,16 @@ def build_export_sensor(jobs: Sequence[ExportJob]) -> dg.SensorDefinition:
 
 
 def _decide(
-    instance: dg.DagsterInstance, job: ExportJob, backlog: Backlog, now: float
+    instance: dg.DagsterInstance,
+    job: ExportJob,
+    backlog: Backlog,
+    in_progress: Sequence[dg.DagsterRun],
+    now: float,
 ) -> dg.RunRequest | str:
     """A run request for the job's waiting changes, or the sentence saying why not yet."""
     if backlog.depth == 0:
         return f"{job.id}: nothing is queued."
-    running = _running_export(instance, job)
+    running = _running_export(in_progress, job)
     if running is not None:
         return (
             f"{job.id}: {backlog.depth} changes wait, but export run {running.run_id[:8]} is "
@@ -105,7 +110,7 @@ def _decide(
     )
 
 
-def _running_export(instance: dg.DagsterInstance, job: ExportJob) -> dg.DagsterRun | None:
+def _running_export(in_progress: Sequence[dg.DagsterRun], job: ExportJob) -> dg.DagsterRun | None:
     """A run in progress that sends this job, launched by the sensor or by hand.
 
     A run names what it sends by a tag (sensor), an asset selection (UI), or the steps it
@@ -113,7 +118,7 @@ def _running_export(instance: dg.DagsterInstance, job: ExportJob) -> dg.DagsterR
     none of these and sends every job.
     """
     key = export_key(job)
-    for run in instance.get_runs(filters=dg.RunsFilter(statuses=IN_PROGRESS)):
+    for run in in_progress:
         selection = run.asset_selection or frozenset()
         steps = run.step_keys_to_execute or []
         if (
