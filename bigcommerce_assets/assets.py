@@ -122,11 +122,15 @@ def _cost(client: BigCommerceClient, table: str) -> dict[str, int | float]:
     }
 
 
-def _reason(error: BaseException) -> str:
-    """The BigCommerce sentence behind a dlt failure, or dlt's own message without a traceback."""
-    cause: BaseException | None = error
-    while cause is not None:
+def _reason(error: PipelineStepFailed) -> str:
+    """The BigCommerce sentence behind a dlt failure, else dlt's step and the innermost error
+    (dlt's own message ends before it, at "with exception:")."""
+    chain: list[BaseException] = []
+    cause: BaseException | None = error.exception
+    while cause is not None and cause not in chain:
         if isinstance(cause, BigCommerceError):
             return str(cause)
+        chain.append(cause)
         cause = cause.__cause__ or cause.__context__
-    return str(error).splitlines()[0]
+    root = chain[-1] if chain else error
+    return f"dlt failed at its {error.step} step: {type(root).__name__}: {root}"

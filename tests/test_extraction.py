@@ -1,5 +1,7 @@
 """Extraction assets against the sandbox store: real HTTP, real DuckDB, real Dagster runs."""
 
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -215,3 +217,28 @@ def test_persistent_server_errors_fail_naming_the_endpoint(server, store, tmp_pa
     assert not result.success
     assert "500" in failure_message(result) and "v3/customers" in failure_message(result)
     assert server.count_requests("v3/customers") == 3
+
+
+def test_warehouse_held_by_another_process_fails_with_duckdbs_reason(server, store, tmp_path):
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys; db = duckdb.connect(sys.argv[1]); print('held', flush=True);"
+            " sys.stdin.read()",
+            str(tmp_path / "warehouse.duckdb"),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        result = load(server, store, tmp_path)
+    finally:
+        holder.communicate("")
+
+    assert not result.success
+    message = failure_message(result)
+    assert "lock" in message.lower(), message
+    assert not message.rstrip().endswith("exception:"), message
