@@ -8,6 +8,7 @@ import dagster as dg
 from audience_jobs.assets import ExportQueueResource, build_export_assets
 from audience_jobs.jobs import EXPORTS_FILE, load_export_jobs
 from audience_jobs.sensors import build_export_sensor
+from bigcommerce_assets.abandoned_runs import build_abandoned_run_sensor
 from bigcommerce_assets.assets import RAW_TABLE_KEYS, build_extraction_assets
 from bigcommerce_assets.client import DEFAULT_API_URL
 from bigcommerce_assets.resources import BigCommerceResource, DltRunnerResource
@@ -37,7 +38,11 @@ defs = dg.Definitions(
     assets=[extraction_assets, *model_assets, *build_export_assets(export_jobs)],
     asset_checks=build_model_checks({key.path[-1] for asset in model_assets for key in asset.keys}),
     schedules=build_extraction_schedules(days),
-    sensors=[build_rebuild_sensor(), *([build_export_sensor(export_jobs)] if export_jobs else [])],
+    sensors=[
+        build_rebuild_sensor(),
+        build_abandoned_run_sensor(),
+        *([build_export_sensor(export_jobs)] if export_jobs else []),
+    ],
     # Steps that write the warehouse run one at a time anyway (DuckDB has one writer), so a
     # process per step would only add start-up time: about 5 s for each of the 13 models.
     executor=dg.in_process_executor,

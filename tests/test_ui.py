@@ -21,6 +21,7 @@ DEFAULT_STATUS = {
     "bigcommerce_hourly": False,
     "bigcommerce_daily": False,
     "rebuild_after_loads": True,
+    "release_abandoned_runs": True,
     "audience_export_sensor": False,
 }
 
