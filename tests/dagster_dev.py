@@ -27,6 +27,7 @@ import pytest
 from dagster_graphql import DagsterGraphQLClient
 
 from bigcommerce_assets.sandbox import SandboxServer, SandboxStore
+from bigcommerce_assets.sandbox.demo import materialize_command
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 ARTIFACTS_DIR = PROJECT_DIR / "test-artifacts"
@@ -153,20 +154,13 @@ def project_env(store: SandboxStore, api_url: str, first_day: str, root: Path) -
 
 def materialize(env: dict[str, str], selection: str, *options: str) -> None:
     """Run the documented `dagster asset materialize` command; fail the test with its output."""
-    command = [
-        sys.executable,
-        "-m",
-        "dagster",
-        "asset",
-        "materialize",
-        "-m",
-        "bigcommerce_assets.definitions",
-        "--select",
-        selection,
-        *options,
-    ]
     done = subprocess.run(
-        command, env=env, cwd=PROJECT_DIR, capture_output=True, text=True, check=False
+        materialize_command(selection, *options),
+        env=env,
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if done.returncode != 0:
         pytest.fail(

@@ -25,6 +25,7 @@ from conftest import AS_OF
 from test_extraction import LAST_DAY
 
 from bigcommerce_assets.sandbox import SandboxServer, SandboxStore
+from bigcommerce_assets.sandbox.demo import materialize_command
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 # README "Tables": the primary key of every raw table; nested tables hang off these.
@@ -45,7 +46,6 @@ KILL_DEADLINE_SECONDS = 180
 DRILL_DAYS = 3
 DRILL_FIRST_DAY = (AS_OF - timedelta(days=DRILL_DAYS + 1)).date().isoformat()
 LOAD_SELECTION = (
-    "--select",
     "group:bigcommerce",
     "--partition-range",
     f"{DRILL_FIRST_DAY}...{LAST_DAY}",
@@ -103,20 +103,6 @@ def cli_env(
         "DLT_PIPELINES_DIR": str(tmp_path / "dlt"),
         "AUDIENCE_QUEUE_PATH": str(tmp_path / "queue.sqlite"),
     }
-
-
-def materialize_command(*selection: str) -> list[str]:
-    """`python -m dagster asset materialize -m bigcommerce_assets.definitions ...`."""
-    return [
-        sys.executable,
-        "-m",
-        "dagster",
-        "asset",
-        "materialize",
-        "-m",
-        "bigcommerce_assets.definitions",
-        *selection,
-    ]
 
 
 def run_cli(env: dict[str, str], *selection: str) -> subprocess.CompletedProcess[str]:

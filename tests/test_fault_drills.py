@@ -37,6 +37,7 @@ from test_extraction import LAST_DAY, count, load, rows
 from audience_jobs.export import MAX_CONCURRENT_WRITES, MAX_ITEMS_PER_REQUEST
 from audience_jobs.jobs import CustomAttribute, ExportJob
 from audience_jobs.queue import ExportQueue, MemberState
+from bigcommerce_assets.abandoned_runs import release_abandoned_runs
 from bigcommerce_assets.sandbox import SandboxServer, SandboxStore
 
 FAULT_RATES = {"5xx": 0.05, "drop": 0.01, "truncate": 0.01}
@@ -52,7 +53,7 @@ MAPPED_JOB = ExportJob(
     },
 )
 CRASH_JOB = ExportJob(id="crash", audience="repeat_buyers")
-MODELS_AND_EXPORTS = ("--select", "group:models or group:exports")
+MODELS_AND_EXPORTS = ("group:models or group:exports",)
 # The types these `bigcommerce.orders` columns have after a clean load.
 # Moments of a load after the last request, by the files dlt keeps in its pipeline folder.
 LOAD_PHASES = {
@@ -275,26 +276,36 @@ def _kill_point(point: int | str, server: SandboxServer, pipeline: Path) -> Call
     return lambda: bool(set(pipeline.glob(pattern)) - left)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: with data/dagster_home/dagster.yaml (pools default_limit 1) a SIGKILLed run stays "
-        "STARTED and keeps its duckdb_warehouse slot, so every later load is 'blocked by limit "
-        "for pool duckdb_warehouse' for ever"
-    ),
-)
-def test_load_after_a_killed_load_is_not_blocked_by_its_pool_slot(tmp_path, bytecode):
+def test_a_killed_load_is_released_and_the_next_load_runs(tmp_path, bytecode):
     store = drill_store(customers=10, orders=20)
     with SandboxServer(store, quota=None, latency_ms=200) as server:
         env = cli_env(tmp_path, store, server, bytecode=bytecode, instance_config=True)
-        with started(materialize_command(*LOAD_SELECTION), env, tmp_path / "killed.log") as killed:
-            kill_when(killed, lambda: len(server.requests) >= 1)
+        with (
+            dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance,
+            started(materialize_command(*LOAD_SELECTION), env, tmp_path / "killed.log") as killed,
+        ):
+            _wait_until(lambda: len(server.requests) >= 1)
+            while_alive = release_abandoned_runs(instance)
+            killed.kill()  # SIGKILL
+            killed.wait()
+            after_kill = release_abandoned_runs(instance)
+            [run] = instance.get_runs()
         log = tmp_path / "resumed.log"
         with started(materialize_command(*LOAD_SELECTION), env, log) as resumed:
             _wait_while_progressing(resumed, log, stalled="blocked by limit for pool")
 
+    assert while_alive == []
+    assert len(after_kill) == 1 and f"process {killed.pid} is gone" in after_kill[0]
+    assert run.status == dg.DagsterRunStatus.FAILURE
     assert resumed.returncode == 0, log.read_text(errors="replace")[-2000:]
     assert count(tmp_path, "orders") == len(store.orders())
+
+
+def _wait_until(reached: Callable[[], bool], timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not reached():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
 
 
 def _wait_while_progressing(
@@ -575,7 +586,7 @@ def test_token_is_nowhere_after_a_demo_like_run_and_a_failed_run(tmp_path, bytec
 def test_token_is_nowhere_after_failures_of_every_kind(tmp_path, bytecode):
     store = drill_store(customers=20, orders=40, products=6)
     bad_token, read_only = SandboxStore(seed=98).access_token, SandboxStore(seed=97).access_token
-    exports = ("--select", "group:exports")
+    exports = ("group:exports",)
     with SandboxServer(store, quota=None) as server:
         server.add_token(read_only, {"store_v2_customers_read_only"})
         env = cli_env(tmp_path, store, server, bytecode=bytecode, instance_config=True)

@@ -188,9 +188,9 @@ def _print_export(store: SandboxStore, requests: int, instance: dg.DagsterInstan
         print(f"  for example customer {customer_id}: {shown}")
 
 
-def _materialize(env: dict[str, str], selection: str, *options: str) -> bool:
-    """Run the documented `dagster asset materialize` command; on failure show why."""
-    command = [
+def materialize_command(selection: str, *options: str) -> list[str]:
+    """The README's `dagster asset materialize` command for the code location."""
+    return [
         sys.executable,
         "-m",
         "dagster",
@@ -202,7 +202,17 @@ def _materialize(env: dict[str, str], selection: str, *options: str) -> bool:
         selection,
         *options,
     ]
-    finished = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+
+
+def _materialize(env: dict[str, str], selection: str, *options: str) -> bool:
+    """Run the documented `dagster asset materialize` command; on failure show why."""
+    finished = subprocess.run(
+        materialize_command(selection, *options),
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if finished.returncode != 0:
         print(finished.stderr[-4000:], file=sys.stderr)
         print(
