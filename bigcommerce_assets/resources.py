@@ -6,6 +6,7 @@ from pathlib import Path
 import dagster as dg
 import dlt
 from dagster_dlt import DagsterDltResource
+from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
 from bigcommerce_assets.client import DEFAULT_API_URL, BigCommerceClient
 from bigcommerce_assets.warehouse import WarehouseResource
@@ -40,6 +41,9 @@ class DltRunnerResource(DagsterDltResource):
     """Runs dlt with its working folder kept under the project's data directory."""
 
     pipelines_dir: str
+    # Beyond this DuckDB spills to disk while dlt merges a load, so a full-history load of a
+    # large store stays within a small machine's memory (benchmarks/run.py measures the RSS).
+    duckdb_memory_limit: str = "512MB"
 
     def pipeline(self, warehouse: WarehouseResource) -> dlt.Pipeline:
         """The pipeline that loads the `bigcommerce` dataset into the warehouse."""
@@ -50,6 +54,10 @@ class DltRunnerResource(DagsterDltResource):
         return dlt.pipeline(
             pipeline_name="bigcommerce",
             pipelines_dir=self.pipelines_dir,
-            destination=dlt.destinations.duckdb(credentials=warehouse.path),
+            destination=dlt.destinations.duckdb(
+                credentials=DuckDbCredentials(
+                    warehouse.path, global_config={"memory_limit": self.duckdb_memory_limit}
+                )
+            ),
             dataset_name="bigcommerce",
         )
