@@ -3,9 +3,10 @@
 Usage:
     python -m benchmarks.run --size small [--repeat 3]
 
-Sizes: small (10k customers / 30k orders), medium (100k / 300k), large (1M / 3M). Each step
-runs `python -m benchmarks.run --step <name>` in a child process, so its peak RSS is its own,
-and prints one JSON line; this process collects them. Timings are medians of `--repeat` runs;
+Sizes: tiny (200 customers / 600 orders, a smoke test), small (10k / 30k), medium (100k / 300k)
+and large (1M / 3M). Each step runs `python -m benchmarks.run --step <name>` in a child process,
+so its peak RSS is its own, against a sandbox store served from another process, and prints one
+JSON line; this process collects them. Timings are medians of `--repeat` runs;
 throughput is reported next to a floor measured in the same invocation.
 """
 
@@ -29,9 +30,9 @@ from audience_jobs.assets import ExportQueueResource, build_export_assets
 from audience_jobs.jobs import ExportJob
 from audience_jobs.queue import ExportQueue, MemberState
 from benchmarks.floor import load_floor
+from benchmarks.sandbox_process import SandboxProcess, ServedRequest, ServedStore
 from bigcommerce_assets.assets import build_extraction_assets
 from bigcommerce_assets.resources import BigCommerceResource, DltRunnerResource
-from bigcommerce_assets.sandbox import SandboxServer, SandboxStore
 from bigcommerce_assets.sources import ENDPOINTS
 from bigcommerce_assets.warehouse import WarehouseResource
 
@@ -57,29 +58,29 @@ HISTORY_DAYS = 90
 PAGE = 250
 # A Pro plan's rate, 450 requests per 30 s, in windows scaled down 10 times (API.md §8).
 QUOTA, WINDOW_MS = 45, 3_000
+AS_OF = datetime(2026, 11, 20, tzinfo=UTC)
 
 
-def _store(customers: int, orders: int, products: int) -> SandboxStore:
-    return SandboxStore(
-        seed=11,
-        customers=customers,
-        orders=orders,
-        products=products,
-        as_of=datetime(2026, 11, 20, tzinfo=UTC),
-        history_days=HISTORY_DAYS,
-    )
+def _store_args(customers: int, orders: int, products: int) -> dict:
+    return {
+        "seed": 11,
+        "customers": customers,
+        "orders": orders,
+        "products": products,
+        "as_of": AS_OF,
+        "history_days": HISTORY_DAYS,
+    }
 
 
-def minimum_requests(store: SandboxStore) -> int:
+def minimum_requests(store: ServedStore) -> int:
     """Sum over endpoints of ceil(records / max page size), plus one per order for transactions."""
-    orders = len(store.orders(include_archived=True))
-    collections = (len(store.customers()), orders, len(store.products()), len(store.categories()))
-    return sum(math.ceil(n / PAGE) for n in collections) + 1 + orders
+    return sum(math.ceil(n / PAGE) for n in store.collections) + 1 + store.orders
 
 
-def _load(store: SandboxStore, server: SandboxServer, folder: Path) -> dict:
+def _load(store: ServedStore, folder: Path) -> dict:
     """One full load through the project's extraction assets."""
-    first = (store.as_of - timedelta(days=HISTORY_DAYS + 1)).date()
+    last = AS_OF.date()
+    first = last - timedelta(days=HISTORY_DAYS + 1)
     assets = build_extraction_assets(
         dg.DailyPartitionsDefinition(start_date=str(first), end_offset=1)
     )
@@ -88,7 +89,7 @@ def _load(store: SandboxStore, server: SandboxServer, folder: Path) -> dict:
         [assets],
         resources={
             "bigcommerce": BigCommerceResource(
-                store_hash=store.store_hash, access_token=store.access_token, api_url=server.url
+                store_hash=store.store_hash, access_token=store.access_token, api_url=store.url
             ),
             "warehouse": WarehouseResource(path=str(folder / "warehouse.duckdb")),
             "dlt": DltRunnerResource(pipelines_dir=str(folder / "dlt")),
@@ -96,7 +97,7 @@ def _load(store: SandboxStore, server: SandboxServer, folder: Path) -> dict:
         instance=dg.DagsterInstance.ephemeral(),
         tags={
             "dagster/asset_partition_range_start": str(first),
-            "dagster/asset_partition_range_end": str(store.as_of.date()),
+            "dagster/asset_partition_range_end": str(last),
         },
     )
     seconds = time.monotonic() - started
@@ -106,65 +107,59 @@ def _load(store: SandboxStore, server: SandboxServer, folder: Path) -> dict:
             db.execute(f"select count(*) from bigcommerce.{table}").fetchall()[0][0]
             for table in ENDPOINTS
         )
-    return {"seconds": seconds, "records": records, "requests": len(server.requests)}
+    return {"seconds": seconds, "records": records}
 
 
-def _quota_share(server: SandboxServer, opened: datetime, seconds: float) -> dict:
+def _quota_share(requests: list[ServedRequest], seconds: float) -> dict:
     """Requests made against requests allowed: end to end, and over the quota windows from the
     first request to the last (the server's windows start when it opens)."""
     window = WINDOW_MS / 1000
-    touched = {
-        math.floor((request.at - opened).total_seconds() / window) for request in server.requests
-    }
-    made = len(server.requests)
+    touched = {math.floor(request.seconds / window) for request in requests}
+    made = len(requests)
     return {
-        "throttled": server.count_requests(method=None, status=429),
+        "requests": made,
+        "throttled": sum(1 for request in requests if request.status == 429),
         "quota_share": made / (seconds / window * QUOTA),
         "quota_share_fetching": made / ((max(touched) - min(touched) + 1) * QUOTA),
     }
 
 
+def _sandbox(store_args: dict, quota: int | None) -> SandboxProcess:
+    return SandboxProcess(store_args, {"quota": quota, "window_ms": WINDOW_MS})
+
+
 def step_load(size: Size) -> dict:
-    store = _store(size.customers, size.orders, size.products)
-    with SandboxServer(store, quota=None) as server, tempfile.TemporaryDirectory() as folder:
-        measured = _load(store, server, Path(folder))
-    return {**measured, "minimum": minimum_requests(store)}
+    sandbox = _sandbox(_store_args(size.customers, size.orders, size.products), None)
+    with sandbox as store, tempfile.TemporaryDirectory() as folder:
+        measured = _load(store, Path(folder))
+        requests = len(sandbox.requests())
+    return {**measured, "requests": requests, "minimum": minimum_requests(store)}
 
 
 def step_floor(size: Size) -> dict:
-    store = _store(size.customers, size.orders, size.products)
-    with SandboxServer(store, quota=None) as server, tempfile.TemporaryDirectory() as folder:
+    sandbox = _sandbox(_store_args(size.customers, size.orders, size.products), None)
+    with sandbox as store, tempfile.TemporaryDirectory() as folder:
         started = time.monotonic()
         records = load_floor(
-            server.url, store.store_hash, store.access_token, Path(folder) / "floor.duckdb"
+            store.url, store.store_hash, store.access_token, Path(folder) / "floor.duckdb"
         )
-        return {
-            "seconds": time.monotonic() - started,
-            "records": records,
-            "requests": len(server.requests),
-        }
+        seconds = time.monotonic() - started
+        requests = len(sandbox.requests())
+    return {"seconds": seconds, "records": records, "requests": requests}
 
 
 def step_quota(size: Size) -> dict:
-    store = _store(*size.quota_store)
-    opened = datetime.now(UTC)
-    with (
-        SandboxServer(store, quota=QUOTA, window_ms=WINDOW_MS) as server,
-        tempfile.TemporaryDirectory() as folder,
-    ):
-        measured = _load(store, server, Path(folder))
-        return {**measured, **_quota_share(server, opened, measured["seconds"])}
+    sandbox = _sandbox(_store_args(*size.quota_store), QUOTA)
+    with sandbox as store, tempfile.TemporaryDirectory() as folder:
+        measured = _load(store, Path(folder))
+        return {**measured, **_quota_share(sandbox.requests(), measured["seconds"])}
 
 
 def step_export(size: Size) -> dict:
     changes = size.export_changes
-    store = _store(changes, 10, 1)
     job = ExportJob(id="benchmark", audience="repeat_buyers")
-    opened = datetime.now(UTC)
-    with (
-        SandboxServer(store, quota=QUOTA, window_ms=WINDOW_MS) as server,
-        tempfile.TemporaryDirectory() as folder,
-    ):
+    sandbox = _sandbox(_store_args(changes, 10, 1), QUOTA)
+    with sandbox as store, tempfile.TemporaryDirectory() as folder:
         queue_path = Path(folder) / "queue.sqlite"
         members = {
             customer_id: MemberState({job.attribute_name: job.audience})
@@ -176,21 +171,20 @@ def step_export(size: Size) -> dict:
             build_export_assets([job])[1:],
             resources={
                 "bigcommerce": BigCommerceResource(
-                    store_hash=store.store_hash, access_token=store.access_token, api_url=server.url
+                    store_hash=store.store_hash, access_token=store.access_token, api_url=store.url
                 ),
                 "export_queue": ExportQueueResource(path=str(queue_path)),
             },
             instance=dg.DagsterInstance.ephemeral(),
         )
         seconds = time.monotonic() - started
-        requests = len(server.requests)
-        return {
-            "success": result.success,
-            "seconds": seconds,
-            "requests": requests,
-            "per_100": requests / changes * 100,
-            **_quota_share(server, opened, seconds),
-        }
+        shares = _quota_share(sandbox.requests(), seconds)
+    return {
+        "success": result.success,
+        "seconds": seconds,
+        "per_100": shares["requests"] / changes * 100,
+        **shares,
+    }
 
 
 STEPS = {"load": step_load, "floor": step_floor, "quota": step_quota, "export": step_export}
