@@ -132,5 +132,5 @@ def _reason(error: PipelineStepFailed) -> str:
             return str(cause)
         chain.append(cause)
         cause = cause.__cause__ or cause.__context__
-    root = chain[-1] if chain else error
+    root = chain[-1]
     return f"dlt failed at its {error.step} step: {type(root).__name__}: {root}"

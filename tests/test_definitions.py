@@ -29,19 +29,24 @@ def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return {**keep, "HOME": str(tmp_path / "home"), "DAGSTER_HOME": str(tmp_path / "dh"), **extra}
 
 
+def load_definitions(tmp_path: Path, script: str, **extra: str) -> subprocess.CompletedProcess:
+    """Run `script` in a fresh interpreter that treats warnings as errors."""
+    return subprocess.run(
+        [sys.executable, "-W", "error", "-c", script],
+        cwd=tmp_path,
+        env=clean_env(tmp_path, **extra),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
 def test_definitions_load_without_credentials_io_or_warnings(tmp_path):
     (tmp_path / "home").mkdir()
     (tmp_path / "dh").mkdir()
     before = set(PROJECT_DIR.rglob("*"))
 
-    loaded = subprocess.run(
-        [sys.executable, "-W", "error", "-c", LOAD_DEFS],
-        cwd=tmp_path,
-        env=clean_env(tmp_path),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    loaded = load_definitions(tmp_path, LOAD_DEFS)
 
     assert loaded.returncode == 0, loaded.stderr
     assert "bigcommerce/orders bigcommerce \n" in loaded.stdout
@@ -97,14 +102,7 @@ def test_definitions_include_the_export_group_and_stopped_sensor(tmp_path):
         "print('sensor', sensor.default_status.value, sensor.minimum_interval_seconds)\n"
     )
 
-    loaded = subprocess.run(
-        [sys.executable, "-W", "error", "-c", script],
-        cwd=tmp_path,
-        env=clean_env(tmp_path),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    loaded = load_definitions(tmp_path, script)
 
     assert loaded.returncode == 0, loaded.stderr
     assert (
@@ -119,14 +117,7 @@ def test_definitions_refuse_a_wrong_exports_file_naming_file_job_and_key(tmp_pat
     exports = tmp_path / "exports.yaml"
     exports.write_text("jobs:\n  - id: vip_export\n    audience: vips\n", encoding="utf-8")
 
-    loaded = subprocess.run(
-        [sys.executable, "-c", LOAD_DEFS],
-        cwd=tmp_path,
-        env=clean_env(tmp_path, AUDIENCE_EXPORTS_FILE=str(exports)),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    loaded = load_definitions(tmp_path, LOAD_DEFS, AUDIENCE_EXPORTS_FILE=str(exports))
 
     assert loaded.returncode != 0
     assert f"{exports}: the export jobs are not valid" in loaded.stderr

@@ -3,7 +3,6 @@
 import os
 import signal
 import subprocess
-import sys
 import time
 from datetime import timedelta
 from decimal import Decimal
@@ -13,6 +12,7 @@ import dagster as dg
 import duckdb
 import pytest
 from conftest import AS_OF, make_store, resources
+from drills import export_command
 from test_audiences import build
 from test_extraction import LAST_DAY, load
 
@@ -268,28 +268,6 @@ def test_export_without_the_modify_scope_names_it(server, store, tmp_path):
     assert queue.backlog(job.id).depth == 3
 
 
-_EXPORT_PROCESS = """
-import sys
-import dagster as dg
-from audience_jobs.assets import ExportQueueResource, build_export_assets
-from audience_jobs.jobs import ExportJob
-from bigcommerce_assets.resources import BigCommerceResource
-
-api_url, store_hash, token, queue_path = sys.argv[1:]
-job = ExportJob(id="crash", audience="repeat_buyers")
-dg.materialize(
-    build_export_assets([job])[1:],
-    resources={
-        "bigcommerce": BigCommerceResource(
-            store_hash=store_hash, access_token=token, api_url=api_url
-        ),
-        "export_queue": ExportQueueResource(path=queue_path),
-    },
-    instance=dg.DagsterInstance.ephemeral(),
-)
-"""
-
-
 def test_crash_between_requests_then_resume_loses_and_repeats_nothing(tmp_path):
     store = make_store(customers=150)
     job = ExportJob(id="crash", audience="repeat_buyers")
@@ -297,15 +275,7 @@ def test_crash_between_requests_then_resume_loses_and_repeats_nothing(tmp_path):
 
     with SandboxServer(store, quota=None, latency_ms=200) as server:
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                _EXPORT_PROCESS,
-                server.url,
-                store.store_hash,
-                store.access_token,
-                str(tmp_path / "queue.sqlite"),
-            ],
+            export_command(server, store, tmp_path / "queue.sqlite", job.id, job.audience),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
