@@ -59,19 +59,25 @@ order_identities as (
         on stg_orders.customer_id is null and stg_orders.email = customer_emails.email
 ),
 
-latest_order_contacts as (
-    -- Contact details of each profile's latest order, for profiles without a customer record.
+profile_orders as (
+    -- One row per profile with orders: the contact details of its latest order (for profiles
+    -- without a customer record) and the figures of its counted orders.
     select
         profile_id,
-        customer_id,
-        email,
-        first_name,
-        last_name,
-        phone
+        any_value(customer_id) as customer_id,
+        arg_max(
+            {'email': email, 'first_name': first_name, 'last_name': last_name, 'phone': phone},
+            (created_at, order_id)
+        ) as latest_contact,
+        count(*) filter (where counts) as order_count,
+        sum(order_value) filter (where counts) as total_spend,
+        sum(refunded_amount_store) filter (where counts) as refunded_amount,
+        min(created_at) filter (where counts) as first_order_at,
+        max(created_at) filter (where counts) as last_order_at,
+        -- The two latest dates, repeated when two orders share one.
+        max(created_at, 2) filter (where counts)[2] as second_last_order_at
     from order_identities
-    qualify row_number() over (
-        partition by profile_id order by created_at desc, order_id desc
-    ) = 1
+    group by profile_id
 ),
 
 profile_keys as (
@@ -83,49 +89,25 @@ profile_keys as (
     select
         profile_id,
         customer_id
-    from latest_order_contacts
-),
-
-counted_orders as (
-    select
-        profile_id,
-        order_id,
-        created_at,
-        order_value,
-        refunded_amount_store,
-        row_number() over (
-            partition by profile_id order by created_at desc, order_id desc
-        ) as recency_rank
-    from order_identities
-    where counts
-),
-
-order_stats as (
-    select
-        profile_id,
-        count(*) as order_count,
-        sum(order_value) as total_spend,
-        sum(refunded_amount_store) as refunded_amount,
-        min(created_at) as first_order_at,
-        max(created_at) as last_order_at,
-        max(created_at) filter (where recency_rank = 2) as second_last_order_at
-    from counted_orders
-    group by profile_id
+    from profile_orders
 ),
 
 counted_line_items as (
+    -- Units of each product each profile bought in counted orders.
     select
-        counted_orders.profile_id,
+        order_identities.profile_id,
         stg_order_products.product_id,
-        stg_order_products.quantity
-    from counted_orders
-    inner join stg_order_products on counted_orders.order_id = stg_order_products.order_id
+        sum(stg_order_products.quantity) as units
+    from order_identities
+    inner join stg_order_products on order_identities.order_id = stg_order_products.order_id
+    where order_identities.counts
+    group by order_identities.profile_id, stg_order_products.product_id
 ),
 
 product_stats as (
     select
         profile_id,
-        count(distinct product_id) as distinct_products
+        count(product_id) as distinct_products
     from counted_line_items
     group by profile_id
 ),
@@ -134,7 +116,7 @@ category_units as (
     select
         counted_line_items.profile_id,
         category_names.category_name,
-        sum(counted_line_items.quantity) as units
+        sum(counted_line_items.units) as units
     from counted_line_items
     inner join (
         select distinct
@@ -149,11 +131,10 @@ category_units as (
 top_categories as (
     select
         profile_id,
-        category_name as top_category
+        -- Most units first, then the first name in alphabetical order.
+        arg_min(category_name, (-units, category_name)) as top_category
     from category_units
-    qualify row_number() over (
-        partition by profile_id order by units desc, category_name asc
-    ) = 1
+    group by profile_id
 ),
 
 rfm_scores as (
@@ -162,26 +143,28 @@ rfm_scores as (
         ntile(5) over (order by last_order_at asc, profile_id asc) as recency_score,
         ntile(5) over (order by order_count asc, profile_id asc) as frequency_score,
         ntile(5) over (order by total_spend asc, profile_id asc) as monetary_score
-    from order_stats
+    from profile_orders
+    where order_count > 0
 ),
 
 profile_rows as (
     select
         profile_keys.profile_id,
         profile_keys.customer_id,
-        coalesce(registered_customers.email, latest_order_contacts.email) as email,
-        coalesce(registered_customers.first_name, latest_order_contacts.first_name)
+        coalesce(registered_customers.email, profile_orders.latest_contact.email) as email,
+        coalesce(registered_customers.first_name, profile_orders.latest_contact.first_name)
             as first_name,
-        coalesce(registered_customers.last_name, latest_order_contacts.last_name) as last_name,
-        coalesce(registered_customers.phone, latest_order_contacts.phone) as phone,
+        coalesce(registered_customers.last_name, profile_orders.latest_contact.last_name)
+            as last_name,
+        coalesce(registered_customers.phone, profile_orders.latest_contact.phone) as phone,
         registered_customers.customer_group_id,
         registered_customers.registered_at,
-        coalesce(order_stats.order_count, 0) as order_count,
-        coalesce(order_stats.total_spend, 0)::decimal(38, 4) as total_spend,
-        order_stats.first_order_at,
-        order_stats.last_order_at,
-        order_stats.second_last_order_at,
-        coalesce(order_stats.refunded_amount, 0)::decimal(38, 4) as refunded_amount,
+        coalesce(profile_orders.order_count, 0) as order_count,
+        coalesce(profile_orders.total_spend, 0)::decimal(38, 4) as total_spend,
+        profile_orders.first_order_at,
+        profile_orders.last_order_at,
+        profile_orders.second_last_order_at,
+        coalesce(profile_orders.refunded_amount, 0)::decimal(38, 4) as refunded_amount,
         coalesce(product_stats.distinct_products, 0) as distinct_products,
         top_categories.top_category,
         rfm_scores.recency_score,
@@ -189,8 +172,7 @@ profile_rows as (
         rfm_scores.monetary_score
     from profile_keys
     left join registered_customers on profile_keys.customer_id = registered_customers.customer_id
-    left join latest_order_contacts on profile_keys.profile_id = latest_order_contacts.profile_id
-    left join order_stats on profile_keys.profile_id = order_stats.profile_id
+    left join profile_orders on profile_keys.profile_id = profile_orders.profile_id
     left join product_stats on profile_keys.profile_id = product_stats.profile_id
     left join top_categories on profile_keys.profile_id = top_categories.profile_id
     left join rfm_scores on profile_keys.profile_id = rfm_scores.profile_id
