@@ -31,30 +31,49 @@ with cleaned_orders as (
     from bigcommerce.orders
 ),
 
-scaled_amounts as (
-    -- Amounts as integers: money in billionths, the rate in 10^-10 units (1 when absent).
+net_amounts as (
     select
         *,
-        ((total_inc_tax - refunded_amount) * 1000000000)::hugeint as net_nanos,
-        (refunded_amount * 1000000000)::hugeint as refunded_nanos,
-        (coalesce(exchange_rate, 1) * 10000000000)::hugeint as rate_units
+        total_inc_tax - refunded_amount as net_amount
     from cleaned_orders
 ),
 
 store_currency_amounts as (
-    -- amount / rate in ten-thousandths = nanos * 10 / rate_units * 10^4, rounded half away
-    -- from zero by adding half the divisor before the truncating integer division.
+    -- Without a rate, at a rate of 1 or for nothing refunded, an amount only needs rounding: DuckDB rounds DECIMALs
+    -- half away from zero. Otherwise amount / rate in ten-thousandths is
+    -- nanos * 10 / rate_units * 10^4 in integers (nanos: the amount in billionths; rate_units:
+    -- the rate in 10^-10), rounded half away from zero by adding half the divisor before the
+    -- truncating division. Only converted orders pay for the 128-bit arithmetic.
     select
         *,
-        (
-            sign(net_nanos)
-            * ((abs(net_nanos) * 200000 + rate_units) // (2 * rate_units))
-        )::decimal(18, 0) * 0.0001 as order_value,
-        (
-            sign(refunded_nanos)
-            * ((abs(refunded_nanos) * 200000 + rate_units) // (2 * rate_units))
-        )::decimal(18, 0) * 0.0001 as refunded_amount_store
-    from scaled_amounts
+        case
+            when exchange_rate is null or exchange_rate = 1 then round(net_amount, 4)
+            else (
+                sign(net_amount)
+                * (
+                    (
+                        abs((net_amount * 1000000000)::hugeint) * 200000
+                        + (exchange_rate * 10000000000)::hugeint
+                    )
+                    // (2 * (exchange_rate * 10000000000)::hugeint)
+                )
+            )::decimal(18, 0) * 0.0001
+        end as order_value,
+        case
+            when exchange_rate is null or exchange_rate = 1 or refunded_amount = 0
+                then round(refunded_amount, 4)
+            else (
+                sign(refunded_amount)
+                * (
+                    (
+                        abs((refunded_amount * 1000000000)::hugeint) * 200000
+                        + (exchange_rate * 10000000000)::hugeint
+                    )
+                    // (2 * (exchange_rate * 10000000000)::hugeint)
+                )
+            )::decimal(18, 0) * 0.0001
+        end as refunded_amount_store
+    from net_amounts
 )
 
 select
