@@ -17,15 +17,21 @@ AUDIENCE_LAYER = "audiences"
 MEMBERS = f"{MODEL_SCHEMA}.audience_members"
 HISTORY = f"{MODEL_SCHEMA}.audience_membership_history"
 PROFILES = f"{MODEL_SCHEMA}.profiles"
+# Who entered or left in this build; a temporary table, gone with the connection.
+_CHANGED = "membership_changes"
 
-_OPEN = f"""
-    select 1 from {HISTORY} as history
-    where history.exited_at is null
-      and history.audience = members.audience and history.profile_id = members.profile_id
-"""
-_STILL_MEMBER = f"""
-    select 1 from {MEMBERS} as members
-    where members.audience = history.audience and members.profile_id = history.profile_id
+# Open memberships matched with current members in one pass: a member without an open row is
+# entering, an open row without a member is leaving.
+_CHANGES = f"""
+    select
+        coalesce(members.audience, history.audience) as audience,
+        coalesce(members.profile_id, history.profile_id) as profile_id,
+        members.customer_id,
+        history.profile_id is null as entering
+    from {MEMBERS} as members
+    full join (select audience, profile_id from {HISTORY} where exited_at is null) as history
+        on history.audience = members.audience and history.profile_id = members.profile_id
+    where history.profile_id is null or members.profile_id is null
 """
 
 
@@ -56,22 +62,22 @@ def record_membership(
     connection.begin()
     try:
         connection.execute(f"create or replace table {MEMBERS} as {_members_sql(audiences)}")
-        entries = _counts(connection, f"from {MEMBERS} as members where not exists ({_OPEN})")
-        exits = _counts(
-            connection,
-            f"from {HISTORY} as history where exited_at is null and not exists ({_STILL_MEMBER})",
-        )
-        sizes = _counts(connection, f"from {MEMBERS}")
+        connection.execute(f"create or replace temp table {_CHANGED} as {_CHANGES}")
         connection.execute(
-            f"update {HISTORY} as history set exited_at = ? "
-            f"where exited_at is null and not exists ({_STILL_MEMBER})",
+            f"update {HISTORY} as history set exited_at = ? from {_CHANGED} as changed "
+            "where not changed.entering and history.exited_at is null "
+            "and history.audience = changed.audience and history.profile_id = changed.profile_id",
             [as_of],
         )
         connection.execute(
             f"insert into {HISTORY} select audience, profile_id, customer_id, ?, null "
-            f"from {MEMBERS} as members where not exists ({_OPEN})",
+            f"from {_CHANGED} where entering",
             [as_of],
         )
+        entries = _counts(connection, f"from {_CHANGED} where entering")
+        exits = _counts(connection, f"from {_CHANGED} where not entering")
+        sizes = _counts(connection, f"from {MEMBERS}")
+        connection.execute(f"drop table {_CHANGED}")
     except duckdb.Error as error:
         connection.rollback()
         raise AudienceError(f"Recording audience membership failed: {error}") from error
