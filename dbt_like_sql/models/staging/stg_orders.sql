@@ -39,11 +39,11 @@ net_amounts as (
 ),
 
 store_currency_amounts as (
-    -- Without a rate, at a rate of 1 or for nothing refunded, an amount only needs rounding: DuckDB rounds DECIMALs
-    -- half away from zero. Otherwise amount / rate in ten-thousandths is
-    -- nanos * 10 / rate_units * 10^4 in integers (nanos: the amount in billionths; rate_units:
-    -- the rate in 10^-10), rounded half away from zero by adding half the divisor before the
-    -- truncating division. Only converted orders pay for the 128-bit arithmetic.
+    -- An amount with no rate to apply (none, or 1) only needs rounding, which DuckDB does half
+    -- away from zero for DECIMALs; so does a refund of 0. Otherwise amount / rate in
+    -- ten-thousandths is nanos * 10 / rate_units * 10^4 in integers (nanos: the amount in
+    -- billionths; rate_units: the rate in 10^-10), rounded half away from zero by adding half the
+    -- divisor before the truncating division. Only converted amounts pay for 128-bit arithmetic.
     select
         *,
         case
