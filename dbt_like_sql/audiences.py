@@ -17,12 +17,11 @@ AUDIENCE_LAYER = "audiences"
 MEMBERS = f"{MODEL_SCHEMA}.audience_members"
 HISTORY = f"{MODEL_SCHEMA}.audience_membership_history"
 PROFILES = f"{MODEL_SCHEMA}.profiles"
-# Who entered or left in this build; a temporary table, gone with the connection.
-_CHANGED = "membership_changes"
-
+# Who entered or left in this build, held in a temporary table until the history is written.
+_CHANGES_TABLE = "membership_changes"
 # Open memberships matched with current members in one pass: a member without an open row is
 # entering, an open row without a member is leaving.
-_CHANGES = f"""
+_CHANGES_QUERY = f"""
     select
         coalesce(members.audience, history.audience) as audience,
         coalesce(members.profile_id, history.profile_id) as profile_id,
@@ -62,22 +61,22 @@ def record_membership(
     connection.begin()
     try:
         connection.execute(f"create or replace table {MEMBERS} as {_members_sql(audiences)}")
-        connection.execute(f"create or replace temp table {_CHANGED} as {_CHANGES}")
+        connection.execute(f"create or replace temp table {_CHANGES_TABLE} as {_CHANGES_QUERY}")
         connection.execute(
-            f"update {HISTORY} as history set exited_at = ? from {_CHANGED} as changed "
+            f"update {HISTORY} as history set exited_at = ? from {_CHANGES_TABLE} as changed "
             "where not changed.entering and history.exited_at is null "
             "and history.audience = changed.audience and history.profile_id = changed.profile_id",
             [as_of],
         )
         connection.execute(
             f"insert into {HISTORY} select audience, profile_id, customer_id, ?, null "
-            f"from {_CHANGED} where entering",
+            f"from {_CHANGES_TABLE} where entering",
             [as_of],
         )
-        entries = _counts(connection, f"from {_CHANGED} where entering")
-        exits = _counts(connection, f"from {_CHANGED} where not entering")
+        entries = _counts(connection, f"from {_CHANGES_TABLE} where entering")
+        exits = _counts(connection, f"from {_CHANGES_TABLE} where not entering")
         sizes = _counts(connection, f"from {MEMBERS}")
-        connection.execute(f"drop table {_CHANGED}")
+        connection.execute(f"drop table {_CHANGES_TABLE}")
     except duckdb.Error as error:
         connection.rollback()
         raise AudienceError(f"Recording audience membership failed: {error}") from error
