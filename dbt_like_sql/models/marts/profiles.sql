@@ -64,6 +64,7 @@ profile_orders as (
     -- without a customer record) and the figures of its counted orders.
     select
         profile_id,
+        -- Every order of a profile carries the same customer_id (NULL for guests).
         any_value(customer_id) as customer_id,
         arg_max(
             {'email': email, 'first_name': first_name, 'last_name': last_name, 'phone': phone},
@@ -107,6 +108,7 @@ counted_line_items as (
 product_stats as (
     select
         profile_id,
+        -- One row per product already; custom items (no product_id) are not counted.
         count(product_id) as distinct_products
     from counted_line_items
     group by profile_id
