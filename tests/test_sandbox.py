@@ -1,5 +1,8 @@
 """The sandbox store speaks the BigCommerce REST API as API.md describes it, over real HTTP."""
 
+import gzip
+import http.client
+import json
 import math
 import signal
 import subprocess
@@ -11,11 +14,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit
 
 import pytest
 import requests
 
 from bigcommerce_assets.sandbox import SandboxServer, SandboxStore
+from bigcommerce_assets.sandbox.ratelimit import RequestQuota
 
 AS_OF = datetime(2026, 11, 20, tzinfo=UTC)
 RATE_LIMIT_HEADERS = (
@@ -567,6 +572,138 @@ def test_responses_are_gzipped_when_the_client_accepts_it(api: Api) -> None:
     assert response.json()["data"]
 
 
+# Window models and a competing app
+
+
+class SteppedClock:
+    """Seconds that move only when the test moves them."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def peek(server: SandboxServer) -> requests.Response:
+    """A request the quota does not count (an unknown store), to read its headers."""
+    return requests.get(f"{server.url}/stores/nosuchstore/v2/store", timeout=TIMEOUT)
+
+
+def left(response: requests.Response) -> int:
+    return int(response.headers["X-Rate-Limit-Requests-Left"])
+
+
+def reset_ms(response: requests.Response) -> int:
+    return int(response.headers["X-Rate-Limit-Time-Reset-Ms"])
+
+
+@pytest.mark.parametrize(
+    ("window_model", "after_reset"),
+    [("fixed", [(200, 2), (200, 1)]), ("sliding", [(200, 0), (429, 0)])],
+)
+def test_spent_quota_comes_back_as_the_window_model_says(
+    window_model: str, after_reset: list[tuple[int, int]]
+) -> None:
+    """The last two of three requests come 300 ms after the first: at the reset a fixed window
+    gives back all three slots, a sliding one only the oldest request's."""
+    options = {"quota": 3, "window_ms": 600, "window_model": window_model}
+    with serving(make_store(), **options) as (_, api):
+        spent = [api.get("v2/time")]
+        time.sleep(0.3)
+        spent += [api.get("v2/time") for _ in range(3)]
+        time.sleep(reset_ms(spent[-1]) / 1000 + 0.05)
+        recovered = [api.get("v2/time") for _ in range(2)]
+    assert [response.status_code for response in spent] == [200, 200, 200, 429]
+    assert spent[-1].headers["X-Retry-After"] == "1"
+    assert [(response.status_code, left(response)) for response in recovered] == after_reset
+
+
+def test_sliding_window_reset_counts_down_to_the_oldest_request() -> None:
+    options = {"quota": 3, "window_ms": 600, "window_model": "sliding"}
+    with serving(make_store(), **options) as (server, api):
+        idle = peek(server)
+        sent = time.monotonic()
+        first = api.get("v2/time")
+        answered = time.monotonic()
+        time.sleep(0.3)
+        api.get("v2/time"), api.get("v2/time")
+        asked = time.monotonic()
+        limited = api.get("v2/time")
+        got = time.monotonic()
+    assert (left(idle), reset_ms(idle)) == (3, 600)  # nothing spent: the whole window
+    assert (left(first), reset_ms(first)) == (2, 600)
+    assert limited.status_code == 429
+    # The first request expires 600 ms after the server saw it, between `sent` and `answered`.
+    assert 600 - (got - sent) * 1000 <= reset_ms(limited) <= 600 - (asked - answered) * 1000 + 1
+
+
+def test_sliding_quota_frees_each_slot_exactly_one_window_after_it_was_spent() -> None:
+    clock = SteppedClock()
+    quota = RequestQuota(2, 1000, window_model="sliding", clock=clock)
+    spent = []
+    for second in (0.125, 0.375, 0.5, 1.0, 1.125, 1.125, 1.375):
+        clock.now = second
+        state = quota.spend()
+        spent.append(None if state is None else (state.left, state.reset_ms))
+    clock.now = 3.0
+    idle = quota.peek()
+    assert spent == [(1, 1000), (0, 750), None, None, (0, 250), None, (0, 750)]
+    assert (idle.left, idle.reset_ms) == (2, 1000)
+
+
+@pytest.mark.parametrize("window_model", ["fixed", "sliding"])
+def test_competitor_burst_comes_after_the_expiry_and_before_our_request(
+    window_model: str,
+) -> None:
+    """At a period start the units spent a window earlier expire first, then the competitor
+    takes its share, then our request gets what is left."""
+    clock = SteppedClock()
+    quota = RequestQuota(4, 1000, window_model=window_model, competitor_share=0.5, clock=clock)
+    first_period = [quota.spend() for _ in range(3)]
+    clock.now = 1.0
+    second_period = quota.spend()
+    two_bursts = quota.competitor()
+    clock.now = 100.5
+    idle = quota.peek()
+    assert [state and state.left for state in first_period] == [1, 0, None]
+    assert second_period is not None and second_period.left == 1
+    assert (two_bursts.bursts, two_bursts.spent, two_bursts.refused) == (2, 4, 0)
+    assert (idle.left, idle.reset_ms) == (2, 500)
+    assert quota.competitor().spent == 2 * 101
+
+
+@pytest.mark.parametrize(("window_model", "left_at_next_period"), [("fixed", 6), ("sliding", 0)])
+def test_competitor_takes_its_share_at_each_period_start(
+    window_model: str, left_at_next_period: int
+) -> None:
+    """A third of a quota of 9 goes to the competitor at every period start, so our client
+    gets 6 per period. At the next start a sliding window still holds our 6 while the
+    competitor re-takes the 3 slots its last burst frees."""
+    options = {"quota": 9, "window_ms": 800, "window_model": window_model}
+    with serving(make_store(), competitor_share=1 / 3, **options) as (server, api):
+        first_period = peek(server)
+        time.sleep(reset_ms(first_period) / 1000 + 0.4)
+        second_period = [api.get("v2/time") for _ in range(7)]
+        time.sleep(reset_ms(second_period[-1]) / 1000 + 0.05)
+        third_period = peek(server)
+        time.sleep(reset_ms(third_period) / 1000 + 0.3)
+        later = peek(server)
+        competitor = server.competitor
+        spent, refused = server.competitor_spent, server.competitor_refused
+    assert left(first_period) == 6
+    assert [(response.status_code, left(response)) for response in second_period] == [
+        *((200, remaining) for remaining in range(5, -1, -1)),
+        (429, 0),
+    ]
+    assert left(third_period) == left_at_next_period
+    assert left(later) == 6
+    assert competitor.bursts >= 3
+    assert (competitor.spent, competitor.refused) == (3 * competitor.bursts, 0)
+    assert (spent, refused) == (competitor.spent, 0)
+    assert server.count_requests("v2/time") == 7  # the competitor's requests are not logged
+
+
 # Faults and the request log
 
 
@@ -625,6 +762,139 @@ def test_request_log_counts_by_glob_and_resets(
     assert server.requests[-1].path == "v3/orders/3/transactions"
     server.reset_requests()
     assert server.count_requests("*", method=None) == 0
+
+
+@contextmanager
+def open_connection(server: SandboxServer) -> Iterator[http.client.HTTPConnection]:
+    """One keep-alive connection, to see exactly what went over it."""
+    address = urlsplit(server.url)
+    connection = http.client.HTTPConnection(address.hostname, address.port, timeout=TIMEOUT)
+    try:
+        yield connection
+    finally:
+        connection.close()
+
+
+def exchange(
+    connection: http.client.HTTPConnection,
+    store: SandboxStore,
+    path: str,
+    method: str = "GET",
+    body: object = None,
+) -> tuple[http.client.HTTPResponse, bytes]:
+    """Send one request; return the response and its body as sent (still gzipped)."""
+    headers = {"X-Auth-Token": store.access_token, "Accept-Encoding": "gzip"}
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+    payload = None if body is None else json.dumps(body)
+    connection.request(method, f"/stores/{store.store_hash}/{path}", payload, headers)
+    response = connection.getresponse()
+    return response, response.read()
+
+
+def decoded(response: http.client.HTTPResponse, body: bytes) -> bytes:
+    return gzip.decompress(body) if response.getheader("Content-Encoding") == "gzip" else body
+
+
+@pytest.mark.parametrize("gzip_allowed", [True, False])
+@pytest.mark.parametrize("kind", ["cut", "html", "empty"])
+def test_body_faults_send_a_complete_200_that_is_not_json(kind: str, gzip_allowed: bool) -> None:
+    store = make_store()
+    with (
+        SandboxServer(store, quota=None, gzip=gzip_allowed) as server,
+        open_connection(server) as connection,
+    ):
+        server.script_faults("v3/customers", kind=kind)
+        spoiled, body = exchange(connection, store, "v3/customers")
+        socket = connection.sock
+        following, following_body = exchange(connection, store, "v3/customers")
+        reused = connection.sock is socket
+    assert spoiled.status == 200
+    assert spoiled.getheader("Content-Length") == str(len(body))
+    with pytest.raises(ValueError):
+        json.loads(decoded(spoiled, body))
+    assert not spoiled.will_close and reused
+    assert following.status == 200
+    assert json.loads(decoded(following, following_body))["data"]
+    assert [(request.status, request.fault) for request in server.requests] == [
+        (200, kind),
+        (200, None),
+    ]
+
+
+@pytest.mark.parametrize("gzip_allowed", [True, False])
+def test_cut_body_is_the_first_half_of_the_json(gzip_allowed: bool) -> None:
+    store = make_store()
+    with (
+        SandboxServer(store, quota=None, gzip=gzip_allowed) as server,
+        open_connection(server) as connection,
+    ):
+        server.script_faults("v2/orders", kind="cut")
+        cut = decoded(*exchange(connection, store, "v2/orders"))
+        whole = decoded(*exchange(connection, store, "v2/orders"))
+    assert cut == whole[: len(whole) // 2]
+
+
+def test_html_fault_serves_a_proxy_error_page() -> None:
+    store = make_store()
+    with SandboxServer(store, quota=None) as server, open_connection(server) as connection:
+        server.script_faults("v2/orders", kind="html")
+        response, body = exchange(connection, store, "v2/orders")
+    assert response.getheader("Content-Type").startswith("text/html")
+    assert b"502 Bad Gateway" in decoded(response, body)
+
+
+def test_empty_fault_sends_no_body() -> None:
+    store = make_store()
+    with SandboxServer(store, quota=None) as server, open_connection(server) as connection:
+        server.script_faults("v2/orders", kind="empty")
+        response, body = exchange(connection, store, "v2/orders")
+    assert (response.status, response.getheader("Content-Length"), body) == (200, "0", b"")
+
+
+def test_body_faults_spoil_the_reply_after_the_write() -> None:
+    store = make_store()
+    with SandboxServer(store, quota=None) as server, open_connection(server) as connection:
+        server.script_faults("v3/customers", kind="cut", method="PUT")
+        written, _ = exchange(
+            connection, store, "v3/customers", "PUT", [{"id": 4, "first_name": "Ada"}]
+        )
+        assert written.status == 200
+    assert next(c for c in store.customers() if c["id"] == 4)["first_name"] == "Ada"
+    assert server.count_requests("v3/customers", method="PUT", status=200) == 1
+
+
+def test_body_faults_leave_a_reply_without_a_body_alone(
+    sandbox: tuple[SandboxServer, Api],
+) -> None:
+    server, api = sandbox
+    server.script_faults("v2/orders", kind="html")
+    past_the_end = api.get("v2/orders", page=99)
+    assert (past_the_end.status_code, past_the_end.content) == (204, b"")
+    assert api.get("v2/orders").json()  # the fault was spent on the 204
+    assert server.requests[0].fault is None
+
+
+def test_random_body_faults_repeat_with_the_same_seed() -> None:
+    rates = {"cut": 0.25, "html": 0.25, "empty": 0.25}
+    runs = []
+    for _ in range(2):
+        with serving(make_store(), fault_rates=rates, fault_seed=5) as (server, api):
+            for _ in range(40):
+                api.get("v2/time")
+            runs.append([request.fault for request in server.requests])
+    assert runs[0] == runs[1]
+    assert set(runs[0]) == {None, "cut", "html", "empty"}
+
+
+@pytest.mark.parametrize(
+    "rates", [{"garbled": 0.1}, {"cut": 1.5}, {"cut": -0.1}, {"cut": 0.6, "html": 0.6}]
+)
+def test_fault_rates_outside_the_known_kinds_and_bounds_are_refused(
+    rates: dict[str, float],
+) -> None:
+    with pytest.raises(ValueError, match="fault rates"):
+        SandboxServer(make_store(customers=1, orders=1), fault_rates=rates)
 
 
 # Determinism, mutations, scale
@@ -714,3 +984,27 @@ def test_cli_prints_where_to_connect_and_stops_on_sigterm() -> None:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=TIMEOUT) == 0
     assert response.json()["meta"]["pagination"]["total"] == 10
+
+
+def test_cli_passes_window_competitor_and_body_fault_options() -> None:
+    command = [
+        sys.executable,
+        "-m",
+        "bigcommerce_assets.sandbox",
+        *("--port", "0", "--customers", "10", "--orders", "30"),
+        *("--quota", "10", "--window-ms", "60000", "--rate-window", "sliding"),
+        *("--competitor-share", "0.5", "--fault-empty", "1"),
+    ]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
+        assert process.stdout is not None
+        settings = dict(process.stdout.readline().strip().split("=", 1) for _ in range(3))
+        response = requests.get(
+            f"{settings['BIGCOMMERCE_API_URL']}/stores/{settings['BIGCOMMERCE_STORE_HASH']}"
+            "/v3/customers",
+            headers={"X-Auth-Token": settings["BIGCOMMERCE_ACCESS_TOKEN"]},
+            timeout=TIMEOUT,
+        )
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=TIMEOUT) == 0
+    assert (response.status_code, response.content) == (200, b"")
+    assert response.headers["X-Rate-Limit-Requests-Left"] == "4"  # 10, less 5 and ours

@@ -1,6 +1,8 @@
 """Command line: serve a synthetic store in the foreground until SIGINT or SIGTERM.
 
 python -m bigcommerce_assets.sandbox --port 8765 --seed 1 --customers 500 --orders 1500
+python -m bigcommerce_assets.sandbox --quota 45 --window-ms 3000 --rate-window sliding \
+    --competitor-share 0.33 --fault-cut 0.01
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ import argparse
 import signal
 import threading
 
+from .faults import FAULT_RATES
+from .ratelimit import WINDOW_MODELS
 from .server import SandboxServer
 from .store import SandboxStore
 
@@ -30,11 +34,23 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         "--quota", type=int, default=150, help="requests per window; 0 means unlimited"
     )
     parser.add_argument("--window-ms", type=int, default=30_000)
+    parser.add_argument(
+        "--rate-window",
+        choices=WINDOW_MODELS,
+        default="fixed",
+        help="fixed: the quota refills at each reset; sliding: a request frees its slot one "
+        "window after it was made",
+    )
+    parser.add_argument(
+        "--competitor-share",
+        type=float,
+        default=0.0,
+        help="share of the quota another app spends in a burst at the start of every window",
+    )
     parser.add_argument("--latency-ms", type=int, default=0)
     parser.add_argument("--page-limit-max", type=int, default=250)
-    parser.add_argument("--fault-5xx", type=float, default=0.0)
-    parser.add_argument("--fault-drop", type=float, default=0.0)
-    parser.add_argument("--fault-truncate", type=float, default=0.0)
+    for kind in FAULT_RATES:
+        parser.add_argument(f"--fault-{kind}", type=float, default=0.0, dest=f"fault_{kind}")
     parser.add_argument("--fault-seed", type=int, default=0)
     parser.add_argument("--no-gzip", action="store_true")
     return parser.parse_args(argv)
@@ -51,19 +67,24 @@ def main(argv: list[str] | None = None) -> None:
         categories=args.categories,
         history_days=args.history_days,
     )
-    rates = {"5xx": args.fault_5xx, "drop": args.fault_drop, "truncate": args.fault_truncate}
-    server = SandboxServer(
-        store,
-        host=args.host,
-        port=args.port,
-        quota=args.quota or None,
-        window_ms=args.window_ms,
-        latency_ms=args.latency_ms,
-        page_limit_max=args.page_limit_max,
-        fault_rates={kind: rate for kind, rate in rates.items() if rate},
-        fault_seed=args.fault_seed,
-        gzip=not args.no_gzip,
-    )
+    rates = {kind: getattr(args, f"fault_{kind}") for kind in FAULT_RATES}
+    try:
+        server = SandboxServer(
+            store,
+            host=args.host,
+            port=args.port,
+            quota=args.quota or None,
+            window_ms=args.window_ms,
+            window_model=args.rate_window,
+            competitor_share=args.competitor_share,
+            latency_ms=args.latency_ms,
+            page_limit_max=args.page_limit_max,
+            fault_rates={kind: rate for kind, rate in rates.items() if rate},
+            fault_seed=args.fault_seed,
+            gzip=not args.no_gzip,
+        )
+    except ValueError as error:  # settings that contradict each other
+        raise SystemExit(f"sandbox: {error}") from None
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopping.set())

@@ -1,6 +1,6 @@
 """Turns one HTTP request into one reply, in the order the platform checks things: store,
 rate limit, injected faults, token, route, scope, content type, concurrency, then the
-endpoint."""
+endpoint; a fault that spoils the body acts on the endpoint's reply."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from .attribute_endpoints import (
     rename_attributes,
     upsert_attribute_values,
 )
-from .faults import FaultPlan
+from .faults import BODY_FAULTS, FaultPlan, corrupt_body
 from .params import Params
 from .ratelimit import QuotaState, RequestQuota
 from .responses import ApiError, ApiResponse, error_body
@@ -86,8 +86,9 @@ class IncomingRequest:
 
 @dataclass
 class Reply:
-    """What to send back. `fault` is "drop" or "truncate" when the connection should fail;
-    `path` is the request path relative to `/stores/{store_hash}/` for the request log."""
+    """What to send back. `fault` is "drop" or "truncate" when the connection should fail,
+    or the body fault that spoiled `body`; `path` is the request path relative to
+    `/stores/{store_hash}/` for the request log."""
 
     status: int
     path: str
@@ -104,6 +105,16 @@ def _is_json(content_type: str | None) -> bool:
 
 def _json(body: Any) -> bytes:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _spoil(reply: Reply, kind: str) -> Reply:
+    """The reply with its body spoiled by `kind` after the endpoint ran (a write has
+    happened), or unchanged when it has no body to spoil."""
+    spoiled = corrupt_body(kind, reply.status, reply.body)
+    if spoiled is None:
+        return reply
+    status, body, content_type = spoiled
+    return Reply(status, reply.path, body, {**reply.headers, "content-type": content_type}, kind)
 
 
 class Gateway:
@@ -144,6 +155,8 @@ class Gateway:
             status = int(fault)
             return self._error(version, path, state, ApiError(status, _SERVER_ERROR_TITLES[status]))
         reply = self._route(request, path, version, state, latency_ms)
+        if fault in BODY_FAULTS:
+            return _spoil(reply, fault)
         reply.fault = fault
         return reply
 

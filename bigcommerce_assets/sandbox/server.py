@@ -1,5 +1,6 @@
 """The sandbox server: a local stand-in for api.bigcommerce.com serving one synthetic store,
-with a request log, scripted faults and extra tokens for tests."""
+with a request log, scripted faults, a quota under either window model shared with a competing
+app, and extra tokens for tests."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from types import TracebackType
 from .faults import FaultPlan
 from .gateway import ALL_SCOPES, Gateway, IncomingRequest, Reply
 from .handler import SandboxHttpServer
-from .ratelimit import RequestQuota
+from .ratelimit import CompetitorTally, RequestQuota
 from .store import SandboxStore
 
 SHUTDOWN_POLL_SECONDS = 0.02  # how quickly stop() takes effect
@@ -23,7 +24,9 @@ SHUTDOWN_POLL_SECONDS = 0.02  # how quickly stop() takes effect
 class RecordedRequest:
     """One request as the server saw it. `path` is relative to `/stores/{store_hash}/`;
     `status` is 0 when the connection was dropped without a response; `items` is the length
-    of a JSON array body (a batch write), else None."""
+    of a JSON array body (a batch write), else None; `fault` is the injected fault that broke
+    the connection or spoiled the body ("drop", "truncate", "cut", "html", "empty"), else None
+    (injected error statuses show in `status`)."""
 
     method: str
     path: str
@@ -31,6 +34,7 @@ class RecordedRequest:
     status: int
     at: datetime
     items: int | None = None
+    fault: str | None = None
 
 
 class SandboxServer:
@@ -39,8 +43,14 @@ class SandboxServer:
     Args:
         quota: requests per window (None: unlimited).
         window_ms: length of a rate-limit window.
+        window_model: "fixed" windows that refill completely at each reset, or "sliding",
+            where each request frees its slot `window_ms` after it was made and
+            `X-Rate-Limit-Time-Reset-Ms` counts down to the oldest one.
+        competitor_share: share of the quota another app on the store tries to spend in one
+            burst at the start of every window period; see `competitor`.
         fault_rates: random fault probabilities, e.g. {"5xx": 0.05, "drop": 0.01,
-            "truncate": 0.01}, reproducible from `fault_seed`.
+            "truncate": 0.01, "cut": 0.01, "html": 0.01, "empty": 0.01}, reproducible from
+            `fault_seed`.
     """
 
     def __init__(
@@ -51,6 +61,8 @@ class SandboxServer:
         port: int = 0,
         quota: int | None = 1000,
         window_ms: int = 30_000,
+        window_model: str = "fixed",
+        competitor_share: float = 0.0,
         latency_ms: int = 0,
         page_limit_max: int = 250,
         fault_rates: dict[str, float] | None = None,
@@ -65,7 +77,9 @@ class SandboxServer:
         self._faults = FaultPlan(fault_rates, fault_seed)
         self.gateway = Gateway(
             store,
-            quota=RequestQuota(quota, window_ms),
+            quota=RequestQuota(
+                quota, window_ms, window_model=window_model, competitor_share=competitor_share
+            ),
             faults=self._faults,
             tokens=self._tokens,
             page_limit_max=page_limit_max,
@@ -127,6 +141,7 @@ class SandboxServer:
             status,
             datetime.now(UTC),
             _array_length(request.body),
+            reply.fault,
         )
         with self._lock:
             self._requests.append(entry)
@@ -150,6 +165,22 @@ class SandboxServer:
             and (status is None or request.status == status)
         )
 
+    @property
+    def competitor(self) -> CompetitorTally:
+        """What the competing app spent of the shared quota and was refused, so far; its
+        requests are not in the request log."""
+        return self.gateway.quota.competitor()
+
+    @property
+    def competitor_spent(self) -> int:
+        """Units of the shared quota the competing app has spent so far."""
+        return self.competitor.spent
+
+    @property
+    def competitor_refused(self) -> int:
+        """Units the competing app wanted so far but found already spent."""
+        return self.competitor.refused
+
     def reset_requests(self) -> None:
         """Forget the requests logged so far."""
         with self._lock:
@@ -159,8 +190,11 @@ class SandboxServer:
         self, path: str, kind: str, times: int = 1, method: str | None = None
     ) -> None:
         """Fail the next `times` requests matching `path` (a glob) with `kind`: "500", "502",
-        "503", "504", "429", "drop" (close without answering) or "truncate" (announce the
-        full Content-Length, send part of the body, close)."""
+        "503", "504", "429", "drop" (close without answering), "truncate" (announce the
+        full Content-Length, send part of the body, close), or one that spoils a 200/207
+        JSON body after the endpoint ran, in a complete response: "cut" (the first half of
+        it), "html" (a 200 with a proxy's HTML error page) or "empty" (a 200 with no body).
+        A body fault leaves a reply without a JSON body as it was."""
         self._faults.script(path, kind, times, method)
 
     def add_token(self, token: str, scopes: set[str] | frozenset[str]) -> None:
