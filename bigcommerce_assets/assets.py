@@ -9,9 +9,9 @@ from dagster_dlt.translator import DltResourceTranslatorData
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from bigcommerce_assets.client import DEFAULT_API_URL, BigCommerceClient, BigCommerceError
-from bigcommerce_assets.pacing import RequestStats
 from bigcommerce_assets.resources import BigCommerceResource, DltRunnerResource
 from bigcommerce_assets.sources import ENDPOINTS, ModifiedWindow, bigcommerce_source
+from bigcommerce_assets.transport import RequestStats
 from bigcommerce_assets.warehouse import WAREHOUSE_POOL, WarehouseResource
 
 GROUP = "bigcommerce"
@@ -113,13 +113,10 @@ def build_extraction_assets(
 
 
 def _cost(client: BigCommerceClient, table: str) -> dict[str, int | float]:
-    """What reading one table cost in API requests, 429s and seconds waited for quota."""
+    """What reading one table cost: API requests, 429s, seconds waited for quota, and the
+    transient faults retried, by kind."""
     stats = sum((client.stats.get(e, RequestStats()) for e in ENDPOINTS[table]), RequestStats())
-    return {
-        "api_requests": stats.requests,
-        "api_throttled_429": stats.throttled,
-        "seconds_waited_for_quota": round(stats.seconds_waited, 3),
-    }
+    return stats.metadata()
 
 
 def _reason(error: PipelineStepFailed) -> str:

@@ -13,7 +13,14 @@ from dlt.sources.helpers.rest_client.exceptions import IgnoreResponseException
 from dlt.sources.helpers.rest_client.paginators import PageNumberPaginator
 from requests.auth import AuthBase
 
-from bigcommerce_assets.pacing import PacedAdapter, QuotaPacer, RequestStats, endpoint_of
+from bigcommerce_assets.pacing import QuotaPacer
+from bigcommerce_assets.transport import (
+    PacedAdapter,
+    QuotaSilenceError,
+    RequestStats,
+    UnreadableBodyError,
+    endpoint_of,
+)
 
 DEFAULT_API_URL = "https://api.bigcommerce.com"
 # API.md §3/§4/§6: 250 is the largest page every collection we read accepts.
@@ -24,6 +31,7 @@ RETRY_EXCEPTIONS = (
     requests.Timeout,
     requests.exceptions.ChunkedEncodingError,
     requests.exceptions.ContentDecodingError,
+    UnreadableBodyError,
 )
 # API.md §2: the read-only scope each endpoint family needs, as the README lists them.
 SCOPES = {
@@ -132,7 +140,7 @@ class BigCommerceClient:
         timeout: float = 30.0,
         max_attempts: int = 5,
         backoff_seconds: float = 1.0,
-        max_throttled_attempts: int = 10,
+        give_up_after_seconds: float = 15 * 60,
         workers: int = 8,
         log: logging.Logger | None = None,
     ) -> None:
@@ -145,6 +153,8 @@ class BigCommerceClient:
         self.store_hash = parse_store_hash(store_hash)
         self.log = log or logger
         self.workers = workers
+        self.max_attempts = max_attempts
+        self.give_up_after_seconds = give_up_after_seconds
         self.stats: dict[str, RequestStats] = {}
         base_url = f"{self.api_url}/stores/{self.store_hash}/"
         session = Client(
@@ -161,7 +171,7 @@ class BigCommerceClient:
             QuotaPacer(),
             self.stats,
             base_url=base_url,
-            max_throttled_attempts=max_throttled_attempts,
+            give_up_after_seconds=give_up_after_seconds,
         )
         session.mount("http://", adapter)
         session.mount("https://", adapter)
@@ -245,14 +255,14 @@ class BigCommerceClient:
         self._rest.session.close()
 
     def _explained(self, method: str, path: str) -> "_FailureExplainer":
-        return _FailureExplainer(method, path, self.api_url)
+        return _FailureExplainer(method, path, self)
 
 
 class _FailureExplainer:
     """Turns a failed call into one BigCommerceError sentence naming method, path and status."""
 
-    def __init__(self, method: str, path: str, api_url: str) -> None:
-        self.method, self.endpoint, self.api_url = method, endpoint_of(path), api_url
+    def __init__(self, method: str, path: str, client: BigCommerceClient) -> None:
+        self.method, self.endpoint, self.client = method, endpoint_of(path), client
 
     def __enter__(self) -> None:
         return None
@@ -263,9 +273,22 @@ class _FailureExplainer:
             if self.method != "GET" and response.status_code in REJECTION_STATUSES:
                 raise RejectedError(self._describe(response), _api_problems(response)) from None
             raise BigCommerceError(self._describe(response)) from None
+        call = f"{self.method} {self.endpoint}"
+        if isinstance(error, UnreadableBodyError):
+            raise BigCommerceError(
+                f"BigCommerce answered {call} with {error} on each of "
+                f"{self.client.max_attempts} attempts; nothing from it was loaded."
+            ) from None
+        if isinstance(error, QuotaSilenceError):
+            minutes = self.client.give_up_after_seconds / 60
+            raise BigCommerceError(
+                f"BigCommerce refused every request with 429 (rate limited) for {minutes:g} "
+                f"minutes, the last being {call}: other apps are spending the store's whole "
+                "quota; run again later (merge loading continues where this stopped)."
+            ) from None
         if isinstance(error, RETRY_EXCEPTIONS):
             raise BigCommerceError(
-                f"Could not reach BigCommerce at {self.api_url} for {self.method} "
+                f"Could not reach BigCommerce at {self.client.api_url} for {self.method} "
                 f"{self.endpoint} after retries ({type(error).__name__}); check "
                 "BIGCOMMERCE_API_URL and the network."
             ) from None
@@ -293,8 +316,6 @@ class _FailureExplainer:
                 f"BigCommerce does not know this store (404 on {call}): check "
                 "BIGCOMMERCE_STORE_HASH and BIGCOMMERCE_API_URL."
             )
-        if status == 429:
-            return f"BigCommerce kept rate-limiting {call} (429); the store's quota is exhausted."
         return f"BigCommerce answered {status} to {call}: {_api_message(response)}"
 
 

@@ -1,146 +1,215 @@
-"""Spending a store's shared request quota the way its rate-limit headers report it (API.md §8)."""
+"""Spending a store's shared request quota as its rate-limit headers report it (API.md §8).
 
-import re
+BigCommerce does not say whether its quota window is fixed or sliding, and every other app on
+the store spends the same quota in bursts we cannot see. So the pacer assumes neither. It
+counts on what the freshest response reported as left, less what we sent after that request,
+plus our own slots that are certainly free again: a slot is free, under either model, one
+window after the request that took it was answered. When nothing is certain it sends a single
+probe once the reported reset has passed, never a crowd; once a probe is refused (another app
+takes what frees at the reset), it probes only when no slot of ours is about to free.
+Requests are spread evenly at the rate the headers imply (quota / window); a burst goes out
+only while more than half the quota is reported free.
+"""
+
 import threading
 import time
-from dataclasses import dataclass, fields
-from typing import Any
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
-import requests
-from requests.adapters import HTTPAdapter
-
-# API.md §8: a 429 without rate-limit headers means platform overload; back off from here.
-OVERLOAD_BACKOFF_SECONDS = 1.0
-_ID_SEGMENT = re.compile(r"/\d+(?=/|$)")
-
-
-def endpoint_of(path: str) -> str:
-    """The endpoint a path belongs to, with ids replaced: `v3/orders/{id}/transactions`."""
-    return _ID_SEGMENT.sub("/{id}", path.split("?", 1)[0].strip("/"))
+# A slot of ours counts as free this long (a share of the window) after it certainly expired,
+# for clocks and for requests that reached the store later than they left.
+SAFETY_SHARE = 0.01
+# Room above this share of the quota may be spent at once; below it requests keep the even rate.
+BURST_SHARE = 0.5
+# How long a waiting request sleeps at most before it looks again (answers wake it sooner).
+IDLE_WAIT_SECONDS = 1.0
 
 
-@dataclass
-class RequestStats:
-    """What calling one endpoint cost: requests sent, 429s received, seconds spent waiting."""
+@dataclass(frozen=True)
+class QuotaReading:
+    """What one response's rate-limit headers said about the store's quota."""
 
-    requests: int = 0
-    throttled: int = 0
-    seconds_waited: float = 0.0
+    quota: int
+    left: int
+    window: float  # seconds
+    reset_in: float  # seconds until the window (fixed) or its oldest request (sliding) expires
 
-    def __add__(self, other: "RequestStats") -> "RequestStats":
-        return RequestStats(
-            **{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)}
-        )
+    @classmethod
+    def from_headers(cls, headers: Mapping[str, str], *, refused: bool) -> "QuotaReading | None":
+        """The reading, or None when the response carries no rate-limit headers. A refused
+        (429) request reports no room, whatever its count says."""
+        try:
+            quota = int(headers["X-Rate-Limit-Requests-Quota"])
+            left = 0 if refused else int(headers["X-Rate-Limit-Requests-Left"])
+            window = int(headers["X-Rate-Limit-Time-Window-Ms"]) / 1000
+            reset_in = int(headers.get("X-Rate-Limit-Time-Reset-Ms", "0")) / 1000
+        except (KeyError, ValueError):
+            return None
+        if quota <= 0 or window <= 0:
+            return None
+        return cls(quota=quota, left=max(left, 0), window=window, reset_in=max(reset_in, 0.0))
+
+
+class Slot:
+    """One request we sent: when it left, when it was answered, and whether the store refused
+    it (a refused request took no slot)."""
+
+    __slots__ = ("seq", "launched_at", "answered_at", "refused", "waited", "probe")
+
+    def __init__(self, seq: int, launched_at: float, waited: float, probe: bool) -> None:
+        self.seq, self.launched_at, self.waited, self.probe = seq, launched_at, waited, probe
+        self.answered_at: float | None = None
+        self.refused = False
+
+
+@dataclass(frozen=True)
+class _Anchor:
+    """The freshest reading, tied to the request that carried it."""
+
+    reading: QuotaReading
+    seq: int
+    reset_at: float
+
+    @property
+    def window_started(self) -> float:
+        """Requests we launched after this moment were counted by the reading, under either
+        model (fixed: the window's start; sliding: the oldest request still in it)."""
+        return self.reset_at - self.reading.window
 
 
 class QuotaPacer:
-    """Holds requests back once the window's quota is spent, counting those still in flight.
+    """Decides when each request may go out, so the store's shared quota is used, not overdrawn.
 
-    The quota is shared by every app on the store, so the headers of the latest response are
-    the truth; requests in flight are subtracted so that concurrent workers do not overdraw it.
+    `acquire` blocks until a request may go; `observe` records its answer. The decision itself
+    (`wait_before_launch`, `launch`) takes the time as an argument, so it can be tested
+    without sleeping.
     """
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._left: int | None = None
-        self._resets_at = 0.0
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._changed = threading.Condition()
+        self._seq = 0
+        self._sent: deque[Slot] = deque()
+        self._anchor: _Anchor | None = None
+        self._paced: bool | None = None  # None until an answer says whether headers come
         self._in_flight = 0
+        self._next_even = 0.0
+        self._hold_until = 0.0
+        self._probing = False  # whether the next launch is a probe after a reset
+        self._probe_early = True  # probe at a reset even while a slot of ours will free soon
 
-    def acquire(self) -> float:
-        """Wait until a request may go out; returns the seconds waited."""
-        waited = 0.0
-        while True:
-            with self._lock:
-                now = time.monotonic()
-                if now >= self._resets_at:
-                    self._left = None
-                if self._left is None or self._left - self._in_flight > 0:
-                    self._in_flight += 1
-                    return waited
-                delay = self._resets_at - now
-            time.sleep(delay)
-            waited += delay
+    @property
+    def in_flight(self) -> int:
+        """Requests sent and not yet answered."""
+        return self._in_flight
 
-    def observe(self, response: requests.Response | None) -> None:
-        """Record a finished request and what its headers say about the quota.
+    def acquire(self) -> Slot:
+        """Wait until a request may go out; the slot records the seconds waited."""
+        started = self._clock()
+        with self._changed:
+            while True:
+                now = self._clock()
+                wait = self.wait_before_launch(now)
+                if wait <= 0:
+                    return self.launch(now, waited=now - started)
+                self._changed.wait(min(wait, IDLE_WAIT_SECONDS))
 
-        Concurrent answers arrive out of order, so within one window the lowest count left is
-        the truth; a later answer with more left is stale, not a refill.
-        """
-        with self._lock:
-            self._in_flight -= 1
-            if response is None or "X-Rate-Limit-Requests-Left" not in response.headers:
-                return
-            left = (
-                0
-                if response.status_code == 429
-                else int(response.headers["X-Rate-Limit-Requests-Left"])
-            )
-            reset_ms = int(response.headers.get("X-Rate-Limit-Time-Reset-Ms", "0"))
-            window_ms = int(response.headers.get("X-Rate-Limit-Time-Window-Ms", "0"))
-            resets_at = time.monotonic() + reset_ms / 1000
-            same_window = self._left is not None and resets_at < (
-                self._resets_at + window_ms / 2000
-            )
-            if same_window:
-                self._left = min(self._left, left)
-                self._resets_at = max(self._resets_at, resets_at)
-            else:
-                self._left, self._resets_at = left, resets_at
-
-
-class PacedAdapter(HTTPAdapter):
-    """Sends each request when the quota allows and resends it after a 429, counting both.
-
-    dlt's retry session honours only `Retry-After`; BigCommerce says when the quota resets in
-    `X-Rate-Limit-Time-Reset-Ms`, so the pacer waits for that before a 429 is resent. This sits
-    below dlt's retries of 5xx and dropped connections, so every attempt is paced and counted.
-    """
-
-    def __init__(
+    def observe(
         self,
-        pacer: QuotaPacer,
-        stats: dict[str, RequestStats],
+        slot: Slot,
+        headers: Mapping[str, str] | None,
         *,
-        base_url: str,
-        max_throttled_attempts: int,
+        refused: bool = False,
+        now: float | None = None,
     ) -> None:
-        super().__init__(pool_connections=4, pool_maxsize=16)
-        self._pacer, self._stats, self._base_url = pacer, stats, base_url
-        self._max_throttled_attempts = max_throttled_attempts
-        self._stats_lock = threading.Lock()
+        """Record the answer to a request (headers None: no answer came) and what it says."""
+        with self._changed:
+            now = self._clock() if now is None else now
+            self._in_flight -= 1
+            slot.answered_at, slot.refused = now, refused
+            if slot.probe:
+                self._probe_early = not refused
+            reading = (
+                None if headers is None else QuotaReading.from_headers(headers, refused=refused)
+            )
+            if reading is not None:
+                self._paced = True
+                if self._anchor is None or slot.seq >= self._anchor.seq:
+                    self._anchor = _Anchor(reading, slot.seq, now + reading.reset_in)
+            elif headers is not None and self._paced is None:
+                self._paced = False  # the store sends no rate-limit headers: nothing to pace
+            self._changed.notify_all()
 
-    def send(
-        self, request: requests.PreparedRequest, *args: Any, **kwargs: Any
-    ) -> requests.Response:
-        stats = self._stats_for(request.url or "")
-        overload_backoff = OVERLOAD_BACKOFF_SECONDS
-        attempt = 0
-        while True:
-            attempt += 1
-            waited = self._pacer.acquire()
-            response = None
-            try:
-                response = super().send(request, *args, **kwargs)
-            finally:
-                self._pacer.observe(response)
-                with self._stats_lock:
-                    stats.requests += 1
-                    stats.seconds_waited += waited
-            if response.status_code != 429:
-                return response
-            with self._stats_lock:
-                stats.throttled += 1
-            if attempt == self._max_throttled_attempts:
-                return response
-            response.close()
-            if "X-Rate-Limit-Requests-Left" not in response.headers:
-                time.sleep(overload_backoff)
-                with self._stats_lock:
-                    stats.seconds_waited += overload_backoff
-                overload_backoff *= 2
+    def hold(self, seconds: float, *, now: float | None = None) -> None:
+        """Send nothing for `seconds` (the store asked us to wait after a 429)."""
+        with self._changed:
+            now = self._clock() if now is None else now
+            self._hold_until = max(self._hold_until, now + seconds)
+            self._changed.notify_all()
 
-    def _stats_for(self, url: str) -> RequestStats:
-        endpoint = endpoint_of(url.removeprefix(self._base_url))
-        with self._stats_lock:
-            return self._stats.setdefault(endpoint, RequestStats())
+    def launch(self, now: float, *, waited: float = 0.0) -> Slot:
+        """Record a request going out now."""
+        self._seq += 1
+        slot = Slot(self._seq, now, waited, probe=self._probing)
+        self._sent.append(slot)
+        self._in_flight += 1
+        if self._anchor is not None:
+            self._next_even = now + self._anchor.reading.window / self._anchor.reading.quota
+        return slot
+
+    def wait_before_launch(self, now: float) -> float:
+        """Seconds until a request may go out; zero or less means now."""
+        self._probing = False
+        if now < self._hold_until:
+            return self._hold_until - now
+        if self._paced is None:
+            return 0.0 if self._in_flight == 0 else IDLE_WAIT_SECONDS
+        anchor = self._anchor
+        if not self._paced or anchor is None:
+            return 0.0
+        reading = anchor.reading
+        self._forget_old(now, reading.window)
+        burst_room = reading.quota * BURST_SHARE
+        # Cheap lower bound first: under an ample quota no list needs scanning.
+        room = reading.left - (self._seq - anchor.seq)
+        if room <= burst_room:
+            room, next_free = self._room(now, anchor)
+        if room > burst_room or (room > 0 and now >= self._next_even):
+            return 0.0
+        if room > 0:
+            return self._next_even - now
+        soon = now + reading.window / reading.quota if self._probe_early else float("inf")
+        if now >= anchor.reset_at and self._in_flight == 0 and (next_free or soon) >= soon:
+            self._probing = True
+            return 0.0
+        waits = [t - now for t in (next_free, anchor.reset_at) if t is not None and t > now]
+        return min(waits, default=IDLE_WAIT_SECONDS)
+
+    def _room(self, now: float, anchor: _Anchor) -> tuple[int, float | None]:
+        """Requests that may go out now by the anchor's reading, and when the next of our own
+        slots becomes certainly free (None: none is due)."""
+        margin = anchor.reading.window * (1 + SAFETY_SHARE)
+        room, next_free = anchor.reading.left, None
+        for slot in self._sent:
+            if slot.refused:
+                continue
+            free_at = None if slot.answered_at is None else slot.answered_at + margin
+            free = free_at is not None and free_at <= now
+            if slot.seq > anchor.seq:
+                room -= not free  # taken after the reading, so not in its count
+            elif slot.launched_at > anchor.window_started:
+                room += free  # counted by the reading, and certainly free again
+            else:
+                continue
+            if free_at is not None and not free and (next_free is None or free_at < next_free):
+                next_free = free_at
+        return room, next_free
+
+    def _forget_old(self, now: float, window: float) -> None:
+        """Drop answered requests too old to matter to any reading still to come."""
+        horizon = now - 2 * window * (1 + SAFETY_SHARE)
+        while self._sent and (answered := self._sent[0].answered_at) is not None:
+            if answered > horizon:
+                break
+            self._sent.popleft()

@@ -21,6 +21,8 @@ class BigCommerceResource(dg.ConfigurableResource):
     timeout_seconds: float = 30.0
     max_attempts: int = 5
     backoff_seconds: float = 1.0
+    # A 429 is waited out, never fatal, while the store answers anything else within this time.
+    give_up_after_minutes: float = 15.0
     transaction_workers: int = 8
 
     def client(self, log: dg.DagsterLogManager | None = None) -> BigCommerceClient:
@@ -32,6 +34,7 @@ class BigCommerceResource(dg.ConfigurableResource):
             timeout=self.timeout_seconds,
             max_attempts=self.max_attempts,
             backoff_seconds=self.backoff_seconds,
+            give_up_after_seconds=self.give_up_after_minutes * 60,
             workers=self.transaction_workers,
             log=log,
         )

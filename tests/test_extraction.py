@@ -185,19 +185,6 @@ def test_v2_dates_and_money_get_real_types(server, store, tmp_path):
     assert total[0][0].rstrip("0").rstrip(".") == order["total_inc_tax"].rstrip("0").rstrip(".")
 
 
-def test_throttled_load_waits_for_the_reset_and_counts_429s(store, tmp_path):
-    with SandboxServer(store, quota=25, window_ms=400) as server:
-        result = load(server, store, tmp_path)
-
-    assert result.success
-    assert count(tmp_path, "order_transactions") == sum(
-        len(store.transactions(o["id"])) for o in store.orders(include_archived=True)
-    )
-    reported = sum(metadata(result, table)["api_throttled_429"] for table in TABLES)
-    assert reported == server.count_requests("*", status=429)
-    assert reported <= len(server.requests) // 100
-
-
 @pytest.mark.parametrize("kind", ["500", "503", "drop", "truncate"])
 def test_transient_failures_are_retried(server, store, tmp_path, kind):
     server.script_faults("v2/orders", kind=kind, times=2)
