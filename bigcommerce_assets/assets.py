@@ -9,6 +9,7 @@ from dagster_dlt.translator import DltResourceTranslatorData
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from bigcommerce_assets.client import DEFAULT_API_URL, BigCommerceClient, BigCommerceError
+from bigcommerce_assets.raw_tables import create_empty_child_tables
 from bigcommerce_assets.resources import BigCommerceResource, DltRunnerResource
 from bigcommerce_assets.sources import ENDPOINTS, ModifiedWindow, bigcommerce_source
 from bigcommerce_assets.transport import RequestStats
@@ -84,16 +85,18 @@ def build_extraction_assets(
         except BigCommerceError as error:
             raise dg.Failure(description=str(error)) from None
         try:
+            pipeline = dlt.pipeline(warehouse)
             results = list(
                 dlt.run(
                     context=context,
                     dlt_source=bigcommerce_source(client, window),
-                    dlt_pipeline=dlt.pipeline(warehouse),
+                    dlt_pipeline=pipeline,
                     # DuckDB reads parquet in bulk; dlt's default SQL inserts made the load
                     # step ~15x slower (benchmarks/run.py).
                     loader_file_format="parquet",
                 )
             )
+            create_empty_child_tables(pipeline)
         except PipelineStepFailed as error:
             raise dg.Failure(description=_reason(error)) from None
         finally:

@@ -12,6 +12,7 @@ import dlt
 from dlt.extract.resource import DltResource
 
 from bigcommerce_assets.client import BigCommerceClient
+from bigcommerce_assets.raw_tables import EXCHANGE_RATE_COLUMNS, table_hints
 
 # The API calls each table costs, so a materialisation can report its own requests.
 ENDPOINTS: dict[str, tuple[str, ...]] = {
@@ -47,7 +48,6 @@ _V3_PRODUCT_MONEY = (
     "map_price",
     "calculated_price",
 )
-_EXCHANGE_RATE_COLUMNS = ("currency_exchange_rate", "store_default_to_transactional_exchange_rate")
 # Consignment groups that carry line items (API.md §4, `consignment_structure=object`).
 _CONSIGNMENT_GROUPS = ("pickups", "shipping", "downloads")
 # The API does not say whether `:min` is inclusive; asking from one second earlier is harmless
@@ -85,7 +85,12 @@ def _iso(moment: datetime) -> str:
 
 @dlt.source(name="bigcommerce", max_table_nesting=2)
 def bigcommerce_source(client: BigCommerceClient, window: ModifiedWindow) -> list[DltResource]:
-    """Customers, orders, transactions and products of one store, modified within a window."""
+    """Customers, orders, transactions and products of one store, modified within a window.
+
+    Each table yields dlt's `materialize_table_schema` marker before its records, so that a
+    table no record reaches (an empty store, a store without refunds or transactions yet) is
+    still created with its declared columns. dlt ignores the marker for a table with records.
+    """
     pages = order_pages(client, window)
     return [
         customers(client, window),
@@ -98,9 +103,10 @@ def bigcommerce_source(client: BigCommerceClient, window: ModifiedWindow) -> lis
     ]
 
 
-@dlt.resource(name="customers", primary_key="id", write_disposition="merge")
+@dlt.resource(**table_hints("customers"))
 def customers(client: BigCommerceClient, window: ModifiedWindow) -> Iterator[list[dict]]:
     """Registered shoppers: names, contact details, customer group and sign-up date."""
+    yield dlt.mark.materialize_table_schema()
     # date_created never changes, so a record modified while we page cannot shift the pages.
     params = {**window.v3_params(), "sort": "date_created:asc"}
     yield from client.pages("v3/customers", params=params)
@@ -109,6 +115,9 @@ def customers(client: BigCommerceClient, window: ModifiedWindow) -> Iterator[lis
 @dlt.resource(name="order_pages", selected=False)
 def order_pages(client: BigCommerceClient, window: ModifiedWindow) -> Iterator[list[dict]]:
     """Pages of orders with their line items, read once and shared by three tables."""
+    # An empty first page reaches the three tables even when no order does, so each of them
+    # still yields its marker.
+    yield []
     # Line items ride along with each page of orders instead of one request per order.
     params = {
         **window.v2_params(),
@@ -121,24 +130,17 @@ def order_pages(client: BigCommerceClient, window: ModifiedWindow) -> Iterator[l
     yield from client.pages("v2/orders", params={**params, "is_deleted": "true"})
 
 
-@dlt.transformer(
-    name="orders",
-    primary_key="id",
-    write_disposition="merge",
-    # Exchange rates carry 10 decimals (API.md §4), more than dlt's default scale of 9.
-    columns={
-        column: {"data_type": "decimal", "precision": 24, "scale": 10}
-        for column in _EXCHANGE_RATE_COLUMNS
-    },
-)
+@dlt.transformer(**table_hints("orders"))
 def orders(page: list[dict]) -> Iterator[list[dict]]:
     """Orders, registered and guest (customer_id 0): totals, status, currency, archive flag."""
+    yield dlt.mark.materialize_table_schema()
     yield [_order_row(order) for order in page]
 
 
-@dlt.transformer(name="order_products", primary_key="id", write_disposition="merge")
+@dlt.transformer(**table_hints("order_products"))
 def order_products(page: list[dict], client: BigCommerceClient) -> Iterator[list[dict]]:
     """Order line items: the product, quantity and prices of each line."""
+    yield dlt.mark.materialize_table_schema()
     for order in page:
         lines = _consignment_lines(order)
         if not lines and order.get("items_total"):
@@ -148,14 +150,10 @@ def order_products(page: list[dict], client: BigCommerceClient) -> Iterator[list
         yield [_v2_row(line) for line in lines]
 
 
-@dlt.transformer(
-    name="order_transactions",
-    primary_key="id",
-    write_disposition="merge",
-    columns={"order_id": {"data_type": "bigint"}},
-)
+@dlt.transformer(**table_hints("order_transactions"))
 def order_transactions(page: list[dict], client: BigCommerceClient) -> Iterator[list[dict]]:
     """Payments and refunds recorded against each order."""
+    yield dlt.mark.materialize_table_schema()
     # No store-wide transactions list exists (API.md §5): one request per order, concurrently.
     paths = [f"v3/orders/{order['id']}/transactions" for order in page]
     for _, body in client.fetch_each(paths):
@@ -163,23 +161,26 @@ def order_transactions(page: list[dict], client: BigCommerceClient) -> Iterator[
             yield [_transaction_row(transaction) for transaction in body["data"]]
 
 
-@dlt.resource(name="products", primary_key="id", write_disposition="merge")
+@dlt.resource(**table_hints("products"))
 def products(client: BigCommerceClient, window: ModifiedWindow) -> Iterator[list[dict]]:
     """Catalog products with prices and the categories they sit in."""
+    yield dlt.mark.materialize_table_schema()
     params = {**window.v3_params(), "sort": "id", "direction": "asc"}
     for page in client.pages("v3/catalog/products", params=params):
         yield [_decimals(product, _V3_PRODUCT_MONEY) for product in page]
 
 
-@dlt.resource(name="categories", primary_key="category_id", write_disposition="merge")
+@dlt.resource(**table_hints("categories", key="category_id"))
 def categories(client: BigCommerceClient) -> Iterator[list[dict]]:
     """The category tree, read whole on every run: the API has no modification filter for it."""
+    yield dlt.mark.materialize_table_schema()
     yield from client.pages("v3/catalog/trees/categories")
 
 
-@dlt.resource(name="store", primary_key="id", write_disposition="merge")
+@dlt.resource(**table_hints("store"))
 def store(client: BigCommerceClient) -> Iterator[dict]:
     """Store settings: name, default currency, time zone and plan."""
+    yield dlt.mark.materialize_table_schema()
     yield client.fetch("v2/store")
 
 
@@ -218,7 +219,7 @@ def _v2_row(record: dict) -> dict:
         reader: Callable[[str], object] | None = None
         if key in _V2_DATES:
             reader = parsedate_to_datetime
-        elif key in _EXCHANGE_RATE_COLUMNS or (
+        elif key in EXCHANGE_RATE_COLUMNS or (
             isinstance(value, str) and key.endswith(_MONEY_ENDINGS)
         ):
             reader = _decimal

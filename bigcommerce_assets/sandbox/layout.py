@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import lru_cache
 
 from .randomness import ARCHIVED, BUYER, mix, unit
@@ -30,6 +30,38 @@ def _archived_offsets(seed: int, block: int) -> tuple[int, ...]:
         if offset not in offsets:
             offsets.append(offset)
     return tuple(offsets)
+
+
+@dataclass(frozen=True)
+class Sparsity:
+    """What a store leaves out everywhere, as real stores may; every option is off by default.
+
+    - `single_currency`: one currency; orders leave `store_default_currency_code` and
+      `store_default_to_transactional_exchange_rate` empty, as without multi-currency (API.md §4).
+    - `no_refunds`: no Refunded or Partially Refunded order, no refund transaction.
+    - `no_companies`, `no_phones`: customers and order addresses leave them empty.
+    - `no_archived`: no archived order. `no_guests`: every order is a registered customer's.
+    - `no_transactions`: no order has a transaction (the endpoint answers 204).
+    - `blank_optional`: every optional field is empty: `""` in strings, as the API sends
+      them, null in the transaction fields v3 allows it in, `[]` in lists (a product in no
+      category), 0 in the customer group and brand ids.
+    """
+
+    single_currency: bool = False
+    no_refunds: bool = False
+    no_companies: bool = False
+    no_phones: bool = False
+    no_archived: bool = False
+    no_guests: bool = False
+    no_transactions: bool = False
+    blank_optional: bool = False
+
+    @classmethod
+    def of(cls, sparse: bool | Sparsity) -> Sparsity:
+        """`True` turns every option on, `False` none; a `Sparsity` is taken as it is."""
+        if isinstance(sparse, Sparsity):
+            return sparse
+        return cls(**{option.name: sparse for option in fields(cls)})
 
 
 @dataclass(frozen=True)
@@ -87,11 +119,15 @@ class StoreLayout:
         products: int,
         as_of: int,
         history_days: int,
+        sparsity: Sparsity = Sparsity(),
     ) -> None:
+        if sparsity.no_guests and orders and not customers:
+            raise ValueError("A store without guest checkouts needs customers to place orders.")
         span = max(history_days * DAY, 1)
         start = as_of - span
         order_lag = min(2 * DAY, span // 20)
         self.seed = seed
+        self.sparsity = sparsity
         self.customers = Timeline(customers, start, (span * 8) // 10, span // 10, seed)
         self.orders = Timeline(orders, start, span - order_lag, order_lag, seed)
         self.products = Timeline(products, start, span // 4, span // 2, seed)
@@ -100,12 +136,14 @@ class StoreLayout:
 
     def is_archived(self, order_id: int) -> bool:
         """Whether a base order is archived (`is_deleted` true)."""
+        if self.sparsity.no_archived:
+            return False
         block, offset = divmod(order_id - 1, ARCHIVE_BLOCK)
         return offset in _archived_offsets(self.seed, block)
 
     def archived_up_to(self, order_id: int) -> int:
         """How many base orders with id <= order_id are archived."""
-        if order_id <= 0:
+        if order_id <= 0 or self.sparsity.no_archived:
             return 0
         block, offset = divmod(order_id - 1, ARCHIVE_BLOCK)
         partial = sum(1 for archived in _archived_offsets(self.seed, block) if archived <= offset)
@@ -116,21 +154,24 @@ class StoreLayout:
         return unit(self.seed, BUYER, customer_id) >= NON_BUYER_SHARE
 
     def buyer(self, order_id: int) -> Buyer:
-        """Who placed a base order; registered buyers already existed when they ordered."""
+        """Who placed a base order; registered buyers already existed when they ordered, unless
+        the store has no guests and nobody had registered yet."""
         draw = unit(self.seed, BUYER, -order_id)
-        if draw < MATCHING_GUEST_SHARE and self.customers.count:
+        guests = not self.sparsity.no_guests
+        guest = Buyer(0, guest=1 + mix(self.seed, BUYER, order_id, 2) % self.guests)
+        if guests and draw < MATCHING_GUEST_SHARE and self.customers.count:
             return Buyer(0, email_of=1 + mix(self.seed, BUYER, order_id, 1) % self.customers.count)
-        if draw < GUEST_SHARE:
-            return Buyer(0, guest=1 + mix(self.seed, BUYER, order_id, 2) % self.guests)
+        if guests and draw < GUEST_SHARE:
+            return guest
         existing = bisect_right(
             range(1, self.customers.count + 1),
             self.orders.created(order_id),
             key=self.customers.created,
         )
-        if existing == 0:
-            return Buyer(0, guest=1 + mix(self.seed, BUYER, order_id, 2) % self.guests)
-        pick = 1 + mix(self.seed, BUYER, order_id, 3) % existing
+        if existing == 0 and guests:
+            return guest
+        pick = 1 + mix(self.seed, BUYER, order_id, 3) % (existing or self.customers.count)
         for candidate in range(pick, max(pick - 50, 0), -1):
             if self.is_buyer(candidate):
                 return Buyer(candidate)
-        return Buyer(0, guest=1 + mix(self.seed, BUYER, order_id, 2) % self.guests)
+        return guest if guests else Buyer(pick)

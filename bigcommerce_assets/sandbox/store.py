@@ -11,9 +11,8 @@ from datetime import UTC, datetime
 from .attributes import CustomerAttributes
 from .formats import iso, parse_iso_exact, parse_rfc2822, rfc2822, timestamp_of
 from .generator import BaseRecords
-from .layout import StoreLayout
-from .payments import build_transactions
-from .people import build_customer, customer_id_in_email
+from .layout import Sparsity, StoreLayout
+from .people import customer_id_in_email
 from .queries import Collection, Query, select
 from .sales import STATUSES, OrderBundle
 from .selection import RecordView, Selection
@@ -31,7 +30,11 @@ def _merge(record: dict, fields: dict) -> None:
 class SandboxStore:
     """A deterministic synthetic BigCommerce store of any size, built lazily from `seed`.
 
-    Records are spread over [as_of - history_days, as_of]; `as_of` defaults to now.
+    Records are spread over [as_of - history_days, as_of]; `as_of` defaults to now. `sparse`
+    leaves out what real stores may leave empty everywhere: `True` all of it, a `Sparsity` the
+    options it names (single_currency, no_refunds, no_companies, no_phones, no_archived,
+    no_guests, no_transactions, blank_optional). Any size may be 0: an empty store answers empty
+    lists, and 204 past the last v2 page.
     """
 
     def __init__(
@@ -44,6 +47,7 @@ class SandboxStore:
         categories: int = 8,
         as_of: datetime | None = None,
         history_days: int = 60,
+        sparse: bool | Sparsity = False,
     ) -> None:
         self.seed = seed
         self.as_of = (as_of or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
@@ -56,6 +60,7 @@ class SandboxStore:
             products=products,
             as_of=timestamp_of(self.as_of),
             history_days=history_days,
+            sparsity=Sparsity.of(sparse),
         )
         self._base = BaseRecords(
             seed=seed, layout=self._layout, categories=categories, store_hash=self.store_hash
@@ -150,7 +155,7 @@ class SandboxStore:
 
     def transactions(self, order_id: int) -> list[dict]:
         """The transactions of an order, as `/v3/orders/{id}/transactions` lists them."""
-        return build_transactions(self.seed, self._known_bundle(order_id).order)
+        return self._base.transactions(self._known_bundle(order_id).order)
 
     def attributes(self) -> list[dict]:
         """Every customer attribute, as `/v3/customers/attributes` lists them."""
@@ -205,7 +210,7 @@ class SandboxStore:
             self._added_customers += 1
             customer_id = self._layout.customers.count + self._added_customers
             moment = _seconds(at)
-            record = build_customer(self.seed, customer_id, moment, moment)
+            record = self._base.registered_customer(customer_id, moment, moment)
             _merge(record, fields)
             self._customers[customer_id] = record
             return copy.deepcopy(record)
