@@ -21,6 +21,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import dagster as dg
@@ -30,7 +31,7 @@ from audience_jobs.assets import ExportQueueResource, build_export_assets
 from audience_jobs.jobs import ExportJob
 from audience_jobs.queue import ExportQueue, MemberState
 from benchmarks.floor import load_floor
-from benchmarks.sandbox_process import SandboxProcess, ServedRequest, ServedStore
+from benchmarks.sandbox_process import SandboxProcess, ServedLog, ServedStore
 from bigcommerce_assets.assets import build_extraction_assets
 from bigcommerce_assets.resources import BigCommerceResource, DltRunnerResource
 from bigcommerce_assets.sources import ENDPOINTS
@@ -56,8 +57,16 @@ SIZES = {
 }
 HISTORY_DAYS = 90
 PAGE = 250
-# A Pro plan's rate, 450 requests per 30 s, in windows scaled down 10 times (API.md §8).
-QUOTA, WINDOW_MS = 45, 3_000
+# A Pro plan's rate, 450 requests per 30 s, in windows scaled down 10 times (API.md §8), with
+# the store 20 ms away.
+QUOTA, WINDOW_MS, LATENCY_MS = 45, 3_000, 20
+# The quota-bound scenarios: how the window refills, and the share another app spends in a
+# burst at the start of every window.
+QUOTA_SCENARIOS = {
+    "fixed": ("fixed", 0.0),
+    "sliding": ("sliding", 0.0),
+    "sliding_beside_app": ("sliding", 1 / 3),
+}
 AS_OF = datetime(2026, 11, 20, tzinfo=UTC)
 
 
@@ -110,29 +119,42 @@ def _load(store: ServedStore, folder: Path) -> dict:
     return {"seconds": seconds, "records": records}
 
 
-def _quota_share(requests: list[ServedRequest], seconds: float) -> dict:
-    """Requests made against requests allowed: end to end, and over the quota windows from the
-    first request to the last (the server's windows start when it opens)."""
+def _quota_share(log: ServedLog, seconds: float) -> dict:
+    """Requests the store served against what it allowed us: end to end, and over the quota
+    windows from the first request to the last (the server's windows start when it opens).
+    What another app spent in those windows is not ours to use, so it is left out."""
     window = WINDOW_MS / 1000
-    touched = {math.floor(request.seconds / window) for request in requests}
-    made = len(requests)
+    touched = {math.floor(request.seconds / window) for request in log.requests}
+    served = sum(1 for request in log.requests if request.status != 429)
+    theirs = log.competitor.spent / log.competitor.bursts if log.competitor.bursts else 0
+    allowed = QUOTA - theirs
     return {
-        "requests": made,
-        "throttled": sum(1 for request in requests if request.status == 429),
-        "quota_share": made / (seconds / window * QUOTA),
-        "quota_share_fetching": made / ((max(touched) - min(touched) + 1) * QUOTA),
+        "requests": len(log.requests),
+        "throttled": len(log.requests) - served,
+        "quota_share": served / (seconds / window * allowed),
+        "quota_share_fetching": served / ((max(touched) - min(touched) + 1) * allowed),
     }
 
 
-def _sandbox(store_args: dict, quota: int | None) -> SandboxProcess:
-    return SandboxProcess(store_args, {"quota": quota, "window_ms": WINDOW_MS})
+def _sandbox(store_args: dict, quota: int | None, scenario: str = "fixed") -> SandboxProcess:
+    window_model, competitor_share = QUOTA_SCENARIOS[scenario]
+    return SandboxProcess(
+        store_args,
+        {
+            "quota": quota,
+            "window_ms": WINDOW_MS,
+            "latency_ms": LATENCY_MS if quota else 0,
+            "window_model": window_model,
+            "competitor_share": competitor_share,
+        },
+    )
 
 
 def step_load(size: Size) -> dict:
     sandbox = _sandbox(_store_args(size.customers, size.orders, size.products), None)
     with sandbox as store, tempfile.TemporaryDirectory() as folder:
         measured = _load(store, Path(folder))
-        requests = len(sandbox.requests())
+        requests = len(sandbox.log().requests)
     return {**measured, "requests": requests, "minimum": minimum_requests(store)}
 
 
@@ -144,15 +166,15 @@ def step_floor(size: Size) -> dict:
             store.url, store.store_hash, store.access_token, Path(folder) / "floor.duckdb"
         )
         seconds = time.monotonic() - started
-        requests = len(sandbox.requests())
+        requests = len(sandbox.log().requests)
     return {"seconds": seconds, "records": records, "requests": requests}
 
 
-def step_quota(size: Size) -> dict:
-    sandbox = _sandbox(_store_args(*size.quota_store), QUOTA)
+def step_quota(size: Size, scenario: str) -> dict:
+    sandbox = _sandbox(_store_args(*size.quota_store), QUOTA, scenario)
     with sandbox as store, tempfile.TemporaryDirectory() as folder:
         measured = _load(store, Path(folder))
-        return {**measured, **_quota_share(sandbox.requests(), measured["seconds"])}
+        return {**measured, **_quota_share(sandbox.log(), measured["seconds"])}
 
 
 def step_export(size: Size) -> dict:
@@ -178,7 +200,7 @@ def step_export(size: Size) -> dict:
             instance=dg.DagsterInstance.ephemeral(),
         )
         seconds = time.monotonic() - started
-        shares = _quota_share(sandbox.requests(), seconds)
+        shares = _quota_share(sandbox.log(), seconds)
     return {
         "success": result.success,
         "seconds": seconds,
@@ -187,7 +209,12 @@ def step_export(size: Size) -> dict:
     }
 
 
-STEPS = {"load": step_load, "floor": step_floor, "quota": step_quota, "export": step_export}
+STEPS = {
+    "load": step_load,
+    "floor": step_floor,
+    **{f"quota_{scenario}": partial(step_quota, scenario=scenario) for scenario in QUOTA_SCENARIOS},
+    "export": step_export,
+}
 
 
 def _child(step: str, size: str) -> dict:
@@ -210,7 +237,8 @@ def report(size: str, repeat: int) -> str:
     # Alternated, so that whatever else the machine does weighs on both alike.
     pairs = [(_child("load", size), _child("floor", size)) for _ in range(repeat)]
     loads, floors = [load for load, _ in pairs], [floor for _, floor in pairs]
-    quota, export = _child("quota", size), _child("export", size)
+    quotas = {scenario: _child(f"quota_{scenario}", size) for scenario in QUOTA_SCENARIOS}
+    export = _child("export", size)
     load_rate = _median(loads, "records") / _median(loads, "seconds")
     floor_rate = _median(floors, "records") / _median(floors, "seconds")
     measured = SIZES[size]
@@ -233,11 +261,16 @@ def report(size: str, repeat: int) -> str:
             f"{_median(loads, 'seconds'):.1f} s vs {_median(floors, 'seconds'):.1f} s",
         ),
         ("peak RSS of the load", f"{max(r['peak_rss_mb'] for r in loads):,.0f} MB"),
-        (
-            f"quota-bound load ({quota_orders:,} orders, {QUOTA} per {WINDOW_MS / 1000:g} s)",
-            f"{quota['quota_share_fetching']:.0%} of the quota used while fetching "
-            f"({quota['quota_share']:.0%} end to end), {quota['throttled']} of "
-            f"{quota['requests']:,} requests answered 429",
+        *(
+            (
+                f"quota-bound load, {scenario.replace('_', ' ')} ({quota_orders:,} orders, "
+                f"{QUOTA} per {WINDOW_MS / 1000:g} s, {LATENCY_MS} ms away)",
+                f"{quota['quota_share_fetching']:.0%} of the quota left to us used while "
+                f"fetching ({quota['quota_share']:.0%} end to end), {quota['throttled']} of "
+                f"{quota['requests']:,} requests answered 429 "
+                f"({quota['throttled'] / quota['requests']:.1%})",
+            )
+            for scenario, quota in quotas.items()
         ),
         (
             f"export of {measured.export_changes:,} changes ({QUOTA} per {WINDOW_MS / 1000:g} s)",

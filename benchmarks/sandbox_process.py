@@ -11,6 +11,7 @@ from multiprocessing.connection import Connection
 from types import TracebackType
 
 from bigcommerce_assets.sandbox import SandboxServer, SandboxStore
+from bigcommerce_assets.sandbox.ratelimit import CompetitorTally
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,14 @@ class ServedRequest:
 
     seconds: float  # after the server opened, when its first rate-limit window started
     status: int
+
+
+@dataclass(frozen=True)
+class ServedLog:
+    """What the server saw: our requests, and what the competing app spent meanwhile."""
+
+    requests: list[ServedRequest]
+    competitor: CompetitorTally
 
 
 @dataclass(frozen=True)
@@ -42,18 +51,17 @@ def _serve(connection: Connection, store_args: dict, server_args: dict) -> None:
             ServedStore(server.url, store.store_hash, store.access_token, orders, collections)
         )
         connection.recv()
-        connection.send(
-            [
-                ServedRequest((request.at - opened).total_seconds(), request.status)
-                for request in server.requests
-            ]
-        )
+        served = [
+            ServedRequest((request.at - opened).total_seconds(), request.status)
+            for request in server.requests
+        ]
+        connection.send(ServedLog(served, server.competitor))
 
 
 class SandboxProcess:
     """`SandboxServer(SandboxStore(**store_args), **server_args)` in a spawned process.
 
-    `requests()` returns the request log; leaving the context stops the server.
+    `log()` returns what the server saw; leaving the context stops the server.
     """
 
     def __init__(self, store_args: dict, server_args: dict) -> None:
@@ -67,8 +75,9 @@ class SandboxProcess:
         self._process.start()
         return self._connection.recv()
 
-    def requests(self) -> list[ServedRequest]:
-        """Every request served so far; call once, the server stops answering after it."""
+    def log(self) -> ServedLog:
+        """Every request served so far and the competitor's spend; call once, the server stops
+        answering after it."""
         self._connection.send("stop")
         return self._connection.recv()
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 import argparse
 import signal
 import threading
+from dataclasses import fields
 
 from .faults import FAULT_RATES
+from .layout import Sparsity
 from .ratelimit import WINDOW_MODELS
 from .server import SandboxServer
 from .store import SandboxStore
@@ -30,6 +32,14 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--products", type=int, default=50)
     parser.add_argument("--categories", type=int, default=12)
     parser.add_argument("--history-days", type=int, default=90)
+    parser.add_argument(
+        "--sparse",
+        nargs="*",
+        choices=[option.name for option in fields(Sparsity)],
+        metavar="OPTION",
+        help="leave fields empty everywhere, as real stores may: every option with no names, "
+        f"else the ones named ({', '.join(option.name for option in fields(Sparsity))})",
+    )
     parser.add_argument(
         "--quota", type=int, default=150, help="requests per window; 0 means unlimited"
     )
@@ -56,6 +66,13 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _sparsity(names: list[str] | None) -> bool | Sparsity:
+    """`--sparse` alone turns every option on; with names, only those."""
+    if names is None:
+        return False
+    return Sparsity(**dict.fromkeys(names, True)) if names else True
+
+
 def main(argv: list[str] | None = None) -> None:
     """Start the server, print where it is and how to authenticate, wait for a signal."""
     args = _arguments(argv)
@@ -66,6 +83,7 @@ def main(argv: list[str] | None = None) -> None:
         products=args.products,
         categories=args.categories,
         history_days=args.history_days,
+        sparse=_sparsity(args.sparse),
     )
     rates = {kind: getattr(args, f"fault_{kind}") for kind in FAULT_RATES}
     try:
