@@ -1,13 +1,15 @@
 # Shortcuts for the README's commands; each sets up its own virtual environment.
-export DAGSTER_HOME := $(CURDIR)/data/dagster_home
-
-.PHONY: demo test lint
+.PHONY: demo ui test lint
 
 .venv/bin/python:
 	python3.11 -m venv .venv
 
+# The demo keeps to data/demo/, its own Dagster instance included (README, "Two commands").
 demo: .venv/bin/python
 	.venv/bin/pip install -q -e . && .venv/bin/python -m bigcommerce_assets.sandbox.demo
+
+ui: .venv/bin/python
+	.venv/bin/pip install -q -e . && .venv/bin/python -m bigcommerce_assets.sandbox.demo --ui
 
 test: .venv/bin/python
 	.venv/bin/pip install -q -e '.[test]' && .venv/bin/python -m pytest

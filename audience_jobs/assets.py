@@ -11,6 +11,7 @@ from audience_jobs.jobs import ExportJob
 from audience_jobs.members import MembersUnavailableError, read_members
 from audience_jobs.queue import ExportQueue
 from bigcommerce_assets.client import BigCommerceError
+from bigcommerce_assets.ownership import StateError
 from bigcommerce_assets.resources import BigCommerceResource
 from bigcommerce_assets.warehouse import WAREHOUSE_POOL, WarehouseResource
 from dbt_like_sql.assets import REBUILD_AFTER_UPDATES, model_key
@@ -55,16 +56,27 @@ def _queue_asset(jobs: Sequence[ExportJob]) -> dg.AssetsDefinition:
         context: dg.AssetExecutionContext,
         warehouse: WarehouseResource,
         export_queue: ExportQueueResource,
+        bigcommerce: BigCommerceResource,
     ) -> dg.MaterializeResult:
         """Queues, for every export job, the members who entered or left its audience and the
         members whose mapped values changed since the last time, ready for the export sensor."""
         queue = export_queue.queue()
-        metadata: dict[str, dg.RawMetadataValue] = {}
         try:
+            store = bigcommerce.identity()
+            queue.check_owner(store)
+            warehouse_id = warehouse.claim(store)
             with warehouse.connect(read_only=True) as connection:
                 members = {job.id: read_members(connection, job) for job in jobs}
-        except MembersUnavailableError as error:
+        except (BigCommerceError, StateError, MembersUnavailableError) as error:
             raise dg.Failure(description=str(error)) from None
+        replaced = queue.claim(store, warehouse_id)
+        if replaced:
+            context.log.warning(
+                f"The queue {queue.path} remembered members read from another warehouse than "
+                f"{warehouse.path}: every job starts over as on its first run, so no member is "
+                "skipped for what was sent before; changes still waiting stay queued."
+            )
+        metadata: dict[str, dg.RawMetadataValue] = {"warehouse_replaced": replaced}
         for job in jobs:
             current = members[job.id]
             queued = queue.enqueue(
@@ -121,6 +133,10 @@ def _export_asset(job: ExportJob) -> dg.AssetsDefinition:
         export_queue: ExportQueueResource,
     ) -> dg.MaterializeResult:
         queue = export_queue.queue()
+        try:
+            queue.claim(bigcommerce.identity())
+        except (BigCommerceError, StateError) as error:
+            raise dg.Failure(description=str(error)) from None
         started = datetime.now(UTC).timestamp()
         client = bigcommerce.client(context.log)
         try:

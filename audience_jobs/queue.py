@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from bigcommerce_assets.ownership import QUEUE_FIX, StoreIdentity, refusal
+
 Kind = Literal["entry", "exit", "update"]
 Part = Literal["attribute_values", "removals", "customer_fields"]
 PARTS: tuple[Part, ...] = ("attribute_values", "removals", "customer_fields")
@@ -59,7 +61,16 @@ create table if not exists export_jobs (
     guests_skipped integer not null
 );
 create table if not exists sequence (seq integer not null);
+create table if not exists store_owner (
+    store_hash text not null,
+    api_url text not null,
+    warehouse_id text,
+    recorded_at real not null
+);
 """
+_WAITING_EXITS = "select customer_id from pending_changes where job_id = ? and kind = 'exit'"
+# Everything the queue holds for its store; a queue with none of it may be claimed afresh.
+_DATA_TABLES = ("pending_changes", "parked_changes", "queued_state", "export_jobs")
 
 
 @dataclass(frozen=True)
@@ -149,7 +160,10 @@ class ExportQueue:
         """Queue what changed since the last enqueue, then remember `members` as queued.
 
         On a job's first enqueue, current members are queued only if `existing_members`;
-        otherwise they are recorded as already there and only later changes go out.
+        otherwise they are recorded as already there and only later changes go out. The same
+        holds for the first enqueue after the warehouse was replaced (see `claim`), where a
+        member whose exit still waits is queued again and anyone remembered from before who
+        is no member now leaves.
         """
         now = time.time() if now is None else now
         with self._connect() as db:
@@ -170,8 +184,11 @@ class ExportQueue:
                 )
             }
             counts = {"entry": 0, "exit": 0, "update": 0}
-            if first_run and not existing_members:
-                queued = dict(members)
+            if first_run:
+                queued = {c: state for c, state in queued.items() if c not in members}
+                if not existing_members:
+                    leaving = {c for (c,) in db.execute(_WAITING_EXITS, [job_id])}
+                    queued |= {c: state for c, state in members.items() if c not in leaving}
             for customer_id in sorted(members.keys() | queued.keys()):
                 change = _difference(queued.get(customer_id), members.get(customer_id))
                 if change is not None:
@@ -191,6 +208,38 @@ class ExportQueue:
                 ],
             )
         return Enqueued(counts["entry"], counts["exit"], counts["update"], first_run)
+
+    def check_owner(self, store: StoreIdentity) -> None:
+        """Refuse (OtherStoreError) when the queue holds another store's changes."""
+        if self.path.exists():
+            with self._connect() as db:
+                _owner(db, store, self.path)
+
+    def claim(self, store: StoreIdentity, warehouse_id: str | None = None) -> bool:
+        """Refuse another store's queue, else record `store` as its owner and, when given, the
+        warehouse its members are read from. Returns whether the queue forgot its members.
+
+        When members it remembers were read from another warehouse (or from one it never
+        recorded), every job forgets which members are there: the warehouse was replaced, so
+        what was queued before says nothing about what the store holds. Each job's next enqueue
+        is then a first run (`existing_members` decides for current members, and remembered
+        members who are not current ones leave). Waiting changes stay: the store is owed them.
+        """
+        with self._connect() as db:
+            owner = _owner(db, store, self.path)
+            same = owner is not None and owner[0].is_same(store)
+            recorded = owner[1] if same else None
+            replaced = warehouse_id is not None and warehouse_id != recorded
+            forget = replaced and db.execute("select 1 from queued_state limit 1").fetchone()
+            if forget:
+                db.execute("delete from export_jobs")
+            if not same or replaced:
+                db.execute("delete from store_owner")
+                db.execute(
+                    "insert into store_owner values (?, ?, ?, ?)",
+                    [store.store_hash, store.api_url, warehouse_id or recorded, time.time()],
+                )
+        return bool(forget)
 
     def pending(self, job_id: str, *, after_seq: int, up_to_seq: int, limit: int) -> list[Change]:
         """The next waiting changes in the order they were queued."""
@@ -286,6 +335,22 @@ class ExportQueue:
                 "select guests_skipped from export_jobs where job_id = ?", [job_id]
             ).fetchone()
         return row[0] if row else 0
+
+
+def _owner(
+    db: sqlite3.Connection, store: StoreIdentity, path: Path
+) -> tuple[StoreIdentity, str | None] | None:
+    """The recorded owner and warehouse id; refuses (OtherStoreError) when another store's
+    queue holds anything. An owner recorded by a run that queued nothing does not bind."""
+    row = db.execute("select store_hash, api_url, warehouse_id from store_owner").fetchone()
+    if row is None:
+        return None
+    owner = StoreIdentity(row[0], row[1])
+    if not owner.is_same(store) and any(
+        db.execute(f"select 1 from {table} limit 1").fetchone() for table in _DATA_TABLES
+    ):
+        raise refusal("export queue", path, owner, store, QUEUE_FIX)
+    return owner, row[2]
 
 
 def _difference(

@@ -9,6 +9,7 @@ from dagster_dlt.translator import DltResourceTranslatorData
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from bigcommerce_assets.client import DEFAULT_API_URL, BigCommerceClient, BigCommerceError
+from bigcommerce_assets.ownership import StateError
 from bigcommerce_assets.raw_tables import create_empty_child_tables
 from bigcommerce_assets.resources import BigCommerceResource, DltRunnerResource
 from bigcommerce_assets.sources import ENDPOINTS, ModifiedWindow, bigcommerce_source
@@ -85,6 +86,7 @@ def build_extraction_assets(
         except BigCommerceError as error:
             raise dg.Failure(description=str(error)) from None
         try:
+            dlt.claim(bigcommerce.identity(), warehouse)
             pipeline = dlt.pipeline(warehouse)
             results = list(
                 dlt.run(
@@ -99,6 +101,8 @@ def build_extraction_assets(
             create_empty_child_tables(pipeline)
         except PipelineStepFailed as error:
             raise dg.Failure(description=_reason(error)) from None
+        except StateError as error:
+            raise dg.Failure(description=str(error)) from None
         finally:
             client.close()
         for result in results:

@@ -19,7 +19,10 @@ from dbt_like_sql.audiences import AUDIENCE_LAYER
 from dbt_like_sql.checks import build_model_checks
 from dbt_like_sql.project import MODELS_DIR, load_project
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+# Where the warehouse, the export queue and dlt's folder live unless their own variables say.
+DATA_DIR = Path(
+    os.environ.get("BIGCOMMERCE_CDP_DATA_DIR", Path(__file__).resolve().parent.parent / "data")
+)
 DEFAULT_START_DATE = "2024-01-01"
 
 days = dg.DailyPartitionsDefinition(

@@ -8,8 +8,18 @@ import dlt
 from dagster_dlt import DagsterDltResource
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
-from bigcommerce_assets.client import DEFAULT_API_URL, BigCommerceClient
+from bigcommerce_assets.client import DEFAULT_API_URL, BigCommerceClient, parse_store_hash
+from bigcommerce_assets.ownership import (
+    PIPELINES_FIX,
+    OtherStoreError,
+    StoreIdentity,
+    record_pipelines_owner,
+    recorded_pipelines_owner,
+    refusal,
+)
 from bigcommerce_assets.warehouse import WarehouseResource
+
+PIPELINE_NAME = "bigcommerce"
 
 
 class BigCommerceResource(dg.ConfigurableResource):
@@ -39,6 +49,10 @@ class BigCommerceResource(dg.ConfigurableResource):
             log=log,
         )
 
+    def identity(self) -> StoreIdentity:
+        """Which store this is, as state records it; a hash that cannot be one fails here."""
+        return StoreIdentity.of(parse_store_hash(self.store_hash), self.api_url)
+
 
 class DltRunnerResource(DagsterDltResource):
     """Runs dlt with its working folder kept under the project's data directory."""
@@ -55,7 +69,7 @@ class DltRunnerResource(DagsterDltResource):
         os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
         Path(self.pipelines_dir).mkdir(parents=True, exist_ok=True)
         return dlt.pipeline(
-            pipeline_name="bigcommerce",
+            pipeline_name=PIPELINE_NAME,
             pipelines_dir=self.pipelines_dir,
             destination=dlt.destinations.duckdb(
                 credentials=DuckDbCredentials(
@@ -64,3 +78,33 @@ class DltRunnerResource(DagsterDltResource):
             ),
             dataset_name="bigcommerce",
         )
+
+    def claim(self, store: StoreIdentity, warehouse: WarehouseResource) -> None:
+        """Before a load of `store`: refuse (OtherStoreError) when the warehouse or the dlt folder
+        holds another store's data, else record `store` as the owner of both."""
+        warehouse_id = warehouse.check_owner(store)
+        folder = Path(self.pipelines_dir)
+        owner = recorded_pipelines_owner(folder)
+        if owner is None or not owner.is_same(store):
+            pending, loads = self._loads(folder)
+            if owner is not None and loads:
+                raise refusal("dlt folder", folder, owner, store, PIPELINES_FIX)
+            # dlt writes unfinished loads into the warehouse before anything new.
+            if owner is None and pending:
+                raise OtherStoreError(
+                    f"The dlt folder {folder} holds unfinished loads of a store it does not "
+                    f"record: {PIPELINES_FIX}, then load those days again."
+                )
+        if warehouse_id is None:
+            warehouse.claim(store)
+        if owner != store:
+            record_pipelines_owner(folder, store)
+
+    def _loads(self, folder: Path) -> tuple[bool, bool]:
+        """Whether the folder holds unfinished loads, and whether it holds any load at all."""
+        if not (folder / PIPELINE_NAME).is_dir():
+            return False, False
+        os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+        pipeline = dlt.attach(PIPELINE_NAME, pipelines_dir=str(folder))
+        pending = pipeline.has_pending_data
+        return pending, pending or bool(pipeline.list_completed_load_packages())

@@ -7,6 +7,13 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from bigcommerce_assets.ownership import (
+    StateError,
+    StoreIdentity,
+    check_warehouse,
+    record_warehouse_owner,
+)
+
 # DuckDB allows one writing process; every asset that writes the warehouse shares this pool.
 WAREHOUSE_POOL = "duckdb_warehouse"
 
@@ -28,3 +35,26 @@ class WarehouseResource(dg.ConfigurableResource):
             yield connection
         finally:
             connection.close()
+
+    def check_owner(self, store: StoreIdentity) -> str | None:
+        """The warehouse's id if it records `store` as its owner, None if `store` may claim it;
+        raises OtherStoreError when it holds another store's data. Only reads."""
+        if not Path(self.path).exists():
+            return None
+        try:
+            with self.connect(read_only=True) as connection:
+                return check_warehouse(connection, store, self.path)
+        except duckdb.IOException as error:
+            raise StateError(
+                f"The warehouse {self.path} is open in another process, so this run cannot "
+                f"check which store it holds: {error}"
+            ) from None
+
+    def claim(self, store: StoreIdentity) -> str:
+        """Refuse another store's warehouse, record `store` as the owner of one that records
+        none, and return the warehouse's id."""
+        warehouse_id = self.check_owner(store)
+        if warehouse_id is not None:
+            return warehouse_id
+        with self.connect() as connection:
+            return record_warehouse_owner(connection, store)

@@ -6,10 +6,13 @@ from pathlib import Path
 import pytest
 
 from audience_jobs.queue import Backlog, Change, Enqueued, ExportQueue, MemberState, ParkedChange
+from bigcommerce_assets.ownership import OtherStoreError, StoreIdentity
 
 JOB = "vip_export"
 AUDIENCE = "Audience_vip_export"
 SPEND = "Lifetime_spend"
+SHOP = StoreIdentity.of("abc123", "https://api.bigcommerce.com/")
+OTHER_SHOP = StoreIdentity.of("sbx1a2b3", "http://127.0.0.1:8765")
 
 
 def member(spend: str = "10", **fields: object) -> MemberState:
@@ -320,3 +323,103 @@ def test_backlogs_read_while_another_connection_writes(queue):
     finally:
         writer.execute("rollback")
         writer.close()
+
+
+def kinds(queue: ExportQueue) -> list[tuple[int, str]]:
+    """Each waiting change's customer and kind, by customer."""
+    return sorted((change.customer_id, change.kind) for change in waiting(queue))
+
+
+def test_queue_of_another_store_is_refused_in_one_sentence(queue):
+    queue.claim(SHOP, "warehouse-1")
+    queue.enqueue(JOB, {1: member()}, existing_members=True, guests_skipped=0)
+
+    with pytest.raises(OtherStoreError) as refused:
+        queue.claim(OTHER_SHOP, "warehouse-2")
+
+    assert str(refused.value) == (
+        f"The export queue {queue.path} holds store abc123 (https://api.bigcommerce.com), not "
+        "sbx1a2b3 (http://127.0.0.1:8765): point AUDIENCE_QUEUE_PATH at a file of this store's own."
+    )
+    assert kinds(queue) == [(1, "entry")]
+
+
+def test_same_store_behind_another_api_url_is_another_store(queue):
+    queue.claim(SHOP)
+    queue.enqueue(JOB, {1: member()}, existing_members=True, guests_skipped=0)
+
+    with pytest.raises(OtherStoreError):
+        queue.check_owner(StoreIdentity.of("abc123", "http://127.0.0.1:8765"))
+    queue.check_owner(StoreIdentity.of("abc123", "https://api.bigcommerce.com"))
+
+
+def test_owner_of_a_queue_that_holds_nothing_does_not_bind(queue):
+    queue.claim(SHOP)  # a run that queued nothing: an export with a mistyped hash, say
+
+    queue.claim(OTHER_SHOP, "warehouse-2")
+    queue.enqueue(JOB, {1: member()}, existing_members=True, guests_skipped=0)
+
+    with pytest.raises(OtherStoreError):
+        queue.check_owner(SHOP)
+
+
+def test_same_warehouse_keeps_what_the_queue_remembers(queue):
+    queue.claim(SHOP, "warehouse-1")
+    queue.enqueue(JOB, {1: member()}, existing_members=True, guests_skipped=0)
+    confirm_all(queue)
+
+    forgot = queue.claim(SHOP, "warehouse-1")
+    result = queue.enqueue(JOB, {1: member()}, existing_members=True, guests_skipped=0)
+
+    assert forgot is False
+    assert result == Enqueued(entries=0, exits=0, updates=0, first_run=False)
+
+
+def test_replaced_warehouse_queues_every_member_again_with_existing_members(queue):
+    queue.claim(SHOP, "warehouse-1")
+    queue.enqueue(JOB, {1: member(), 2: member()}, existing_members=True, guests_skipped=0)
+    confirm_all(queue)
+
+    forgot = queue.claim(SHOP, "warehouse-2")
+    result = queue.enqueue(JOB, {2: member(), 3: member()}, existing_members=True, guests_skipped=0)
+
+    assert forgot is True
+    assert result == Enqueued(entries=2, exits=1, updates=0, first_run=True)
+    assert kinds(queue) == [(1, "exit"), (2, "entry"), (3, "entry")]
+
+
+def test_replaced_warehouse_without_existing_members_sends_only_exits(queue):
+    queue.claim(SHOP, "warehouse-1")
+    queue.enqueue(JOB, {1: member(), 2: member()}, existing_members=True, guests_skipped=0)
+    confirm_all(queue)
+
+    queue.claim(SHOP, "warehouse-2")
+    result = queue.enqueue(
+        JOB, {2: member(), 3: member()}, existing_members=False, guests_skipped=0
+    )
+
+    assert result == Enqueued(entries=0, exits=1, updates=0, first_run=True)
+    assert kinds(queue) == [(1, "exit")]
+
+
+def test_replaced_warehouse_keeps_waiting_changes_and_requeues_a_waiting_exit(queue):
+    queue.claim(SHOP, "warehouse-1")
+    queue.enqueue(JOB, {1: member(), 2: member()}, existing_members=True, guests_skipped=0)
+    confirm_all(queue)
+    queue.enqueue(JOB, {1: member(), 3: member()}, existing_members=True, guests_skipped=0)
+    assert kinds(queue) == [(2, "exit"), (3, "entry")]
+
+    queue.claim(SHOP, "warehouse-2")
+    queue.enqueue(JOB, {2: member(), 3: member()}, existing_members=False, guests_skipped=0)
+
+    assert kinds(queue) == [(1, "exit"), (2, "entry"), (3, "entry")]
+
+
+def test_queue_recording_no_warehouse_forgets_once_it_learns_one(queue):
+    queue.enqueue(JOB, {1: member()}, existing_members=True, guests_skipped=0)
+    confirm_all(queue)
+
+    first, second = queue.claim(SHOP, "warehouse-1"), queue.claim(SHOP, "warehouse-1")
+
+    assert (first, second) == (True, False)
+    assert queue.enqueue(JOB, {1: member()}, existing_members=True, guests_skipped=0).entries == 1

@@ -2,79 +2,81 @@
 models, export the example audience job back to the store, and say what landed at each step.
 
 It starts the sandbox store on 127.0.0.1, points the project's environment variables at it and
-runs the documented commands: a backfill over the store's whole history in one run, the models,
-then the `exports` group. A second run is incremental: the store is the same one (its moment and
-what was exported to it are kept in `data/sandbox_demo.json`), a few orders have arrived since,
-and only the days since the last run are loaded.
+at the demo's own folder (`data/demo/`, see `demo_folder.py`), and runs the documented commands:
+a backfill over the store's whole history in one run, the models, then the `exports` group. A
+second run is incremental: the store is the same one, a few orders have arrived since, and only
+the days since the last run are loaded. `--ui` opens the Dagster UI on the same folder and store.
 """
 
-import json
-import os
-import random
+import argparse
 import subprocess
 import sys
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 
-from bigcommerce_assets.sandbox import SandboxServer, SandboxStore
+from bigcommerce_assets.sandbox import SandboxStore
+from bigcommerce_assets.sandbox.demo_folder import (
+    NEW_ORDERS_PER_RUN,
+    DemoFolder,
+    demo_store,
+    first_day,
+    place_new_orders,
+    serve,
+    store_state,
+)
+from bigcommerce_assets.sandbox.demo_ui import open_ui
 from bigcommerce_assets.sources import ENDPOINTS
 from dbt_like_sql.audiences import AUDIENCE_LAYER
 from dbt_like_sql.project import MODELS_DIR
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
-DATA_DIR = PROJECT_DIR / "data"
-HISTORY_DAYS = 90
-CUSTOMERS = 500
-NEW_ORDERS_PER_RUN = 8
+UI_PORT = 3000
 
 
-def main() -> int:
-    """Run the demo; returns the process exit code."""
-    warehouse = Path(os.environ.get("DUCKDB_PATH", DATA_DIR / "warehouse.duckdb"))
-    queue = Path(os.environ.get("AUDIENCE_QUEUE_PATH", DATA_DIR / "export_queue.sqlite"))
-    state_file = warehouse.parent / "sandbox_demo.json"
-    state = _read_state(state_file) if warehouse.exists() else None
-    if state is None:
-        # A new store starts without attribute values, so the queue's memory of what was
-        # exported must start empty too.
-        queue.unlink(missing_ok=True)
-    now = datetime.now(UTC).replace(microsecond=0)
-    as_of = datetime.fromisoformat(state["as_of"]) if state else now
-    store = SandboxStore(
-        seed=1,
-        customers=CUSTOMERS,
-        orders=1500,
-        products=50,
-        categories=12,
-        as_of=as_of,
-        history_days=HISTORY_DAYS,
+def main(argv: list[str] | None = None) -> int:
+    """Run the demo, or open the UI on it; returns the process exit code."""
+    parser = argparse.ArgumentParser(prog="python -m bigcommerce_assets.sandbox.demo")
+    parser.add_argument(
+        "--ui", action="store_true", help="open the Dagster UI on the demo, its store serving"
     )
-    added_orders = _replay(store, state, now)
-    first_day = (as_of - timedelta(days=HISTORY_DAYS)).date()
-    today = now.date()
-    load_from = date.fromisoformat(state["last_day"]) if state else first_day
-    with SandboxServer(store, quota=None) as server:
-        env = {
-            **os.environ,
-            "DAGSTER_HOME": os.environ.get("DAGSTER_HOME", str(DATA_DIR / "dagster_home")),
-            "BIGCOMMERCE_STORE_HASH": store.store_hash,
-            "BIGCOMMERCE_ACCESS_TOKEN": store.access_token,
-            "BIGCOMMERCE_API_URL": server.url,
-            "BIGCOMMERCE_START_DATE": first_day.isoformat(),
-            "DUCKDB_PATH": str(warehouse),
-            "AUDIENCE_QUEUE_PATH": str(queue),
-        }
-        print(f"Sandbox store {store.store_hash} serving at {server.url}")
+    parser.add_argument("--port", type=int, default=UI_PORT, help="the UI's port (with --ui)")
+    args = parser.parse_args(argv)
+    folder = DemoFolder.from_environment()
+    if not args.ui:
+        return run_demo(folder)
+    if folder.read_state() is None:
+        print(f"The demo has not run in {folder.path} yet; running it first.\n")
+        if run_demo(folder) != 0:
+            return 1
+    return open_ui(folder, args.port)
+
+
+def run_demo(folder: DemoFolder) -> int:
+    """Load, model and export the demo's store, incrementally after the first run."""
+    state = folder.read_state()
+    if state is None:
+        folder.start_afresh()
+    folder.prepare()
+    now = datetime.now(UTC).replace(microsecond=0)
+    store = demo_store(state, now)
+    added_orders = place_new_orders(store, state, now)
+    start, today = first_day(store), now.date()
+    load_from = date.fromisoformat(state["last_day"]) if state else start
+    server = serve(store, state["api_port"] if state else 0)
+    if server is None:
+        return 1
+    with server:
+        env = folder.env(store, server.url, start)
+        print(f"Sandbox store {store.store_hash} serving at {server.url}; state in {folder.path}")
         if state:
             days = (today - load_from).days + 1
             print(
                 f"Incremental run: the warehouse already holds the store up to {load_from}; "
                 f"{NEW_ORDERS_PER_RUN} orders arrived since, so this run loads "
-                f"{days} day{'s' if days > 1 else ''}, not {(today - first_day).days + 1}."
+                f"{days} day{'s' if days > 1 else ''}, not {(today - start).days + 1}."
             )
         print(f"Loading every record modified from {load_from} to {today} in one run ...")
         started = time.monotonic()
@@ -91,54 +93,24 @@ def main() -> int:
         if not _materialize(env, "group:exports"):
             return 1
         export_requests = len(server.requests)
-    _write_state(state_file, as_of, today, added_orders, store)
-    print(f"\nLoaded in {seconds:.1f} s with {requests} API requests into {warehouse}:")
-    _print_tables(warehouse)
-    _print_audiences(warehouse)
+        folder.write_state(store_state(store, server.url, today, added_orders))
+    print(f"\nLoaded in {seconds:.1f} s with {requests} API requests into {folder.warehouse}:")
+    _print_tables(folder.warehouse)
+    _print_audiences(folder.warehouse)
     _print_export(store, export_requests, dg.DagsterInstance.from_config(env["DAGSTER_HOME"]))
+    if (folder.path.parent / "sandbox_demo.json").exists():
+        print(
+            f"\nAn earlier version of the demo left its store in {folder.path.parent} "
+            "(warehouse.duckdb, export_queue.sqlite, dlt/, sandbox_demo.json), where your own "
+            "store's state goes: delete them before connecting a real store."
+        )
     print(
-        "\nOpen the Dagster UI on this data:\n"
-        "  DAGSTER_HOME=$PWD/data/dagster_home .venv/bin/dagster dev -w workspace.yaml\n"
-        "then browse http://127.0.0.1:3000. Run this command again for an incremental load."
+        "\nOpen the Dagster UI on this data, with this store serving (Ctrl-C stops both):\n"
+        "  .venv/bin/python -m bigcommerce_assets.sandbox.demo --ui\n"
+        f"Run this command again for an incremental load. The demo keeps to {folder.path}; "
+        "your own store's data never mixes with it (README: Connect a real store)."
     )
     return 0
-
-
-def _read_state(path: Path) -> dict | None:
-    """What the previous run left: the store's moment, the last day loaded, orders placed
-    since and what was exported to the store."""
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-
-
-def _replay(store: SandboxStore, state: dict | None, now: datetime) -> list[list]:
-    """Put back what happened to the store in earlier runs, then let a few new orders arrive."""
-    if state is None:
-        return []
-    store.customer_attributes.restore(state["attributes"], state["attribute_values"])
-    added = state["added_orders"]
-    shoppers = random.Random(len(added))
-    added += [[shoppers.randint(1, CUSTOMERS), now.isoformat()] for _ in range(NEW_ORDERS_PER_RUN)]
-    for customer_id, at in added:
-        store.add_order(
-            customer_id, at=datetime.fromisoformat(at), status_id=10, status="Completed"
-        )
-    return added
-
-
-def _write_state(
-    path: Path, as_of: datetime, last_day: date, added_orders: list, store: SandboxStore
-) -> None:
-    state = {
-        "as_of": as_of.isoformat(),
-        "last_day": last_day.isoformat(),
-        "added_orders": added_orders,
-        "attributes": store.attributes(),
-        "attribute_values": store.attribute_values(),
-    }
-    path.write_text(json.dumps(state), encoding="utf-8")
 
 
 def _print_tables(warehouse: Path) -> None:
