@@ -13,6 +13,7 @@ from audience_jobs.queue import ExportQueue
 from bigcommerce_assets.client import BigCommerceError
 from bigcommerce_assets.ownership import StateError
 from bigcommerce_assets.resources import BigCommerceResource
+from bigcommerce_assets.transport import RequestStats
 from bigcommerce_assets.warehouse import WAREHOUSE_POOL, WarehouseResource
 from dbt_like_sql.assets import REBUILD_AFTER_UPDATES, model_key
 
@@ -160,13 +161,11 @@ def _export_asset(job: ExportJob) -> dg.AssetsDefinition:
             ) from None
         finally:
             client.close()
-        stats = [*client.stats.values()]
         return dg.MaterializeResult(
             metadata={
                 **_report_metadata(report),
                 "skipped_guests": queue.guests_skipped(job.id),
-                "api_requests": sum(s.requests for s in stats),
-                "api_throttled_429": sum(s.throttled for s in stats),
+                **sum(client.stats.values(), RequestStats()).metadata(),
                 "queue_depth": queue.backlog(job.id).depth,
                 "parked_changes": _parked_table(queue, job, started),
             }

@@ -253,6 +253,21 @@ def test_transient_failure_keeps_changes_queued_until_a_later_run(server, store,
     assert set(values_of(store, "Audience_flaky")) == set(range(1, 21))
 
 
+@pytest.mark.parametrize("kind", ["cut", "html", "503", "drop"])
+def test_transient_faults_on_writes_are_resent_and_counted_by_kind(server, store, tmp_path, kind):
+    job = ExportJob(id="resent", audience="repeat_buyers")
+    queue = queue_members(tmp_path, job, range(1, 21))
+    server.script_faults(UPSERTS, kind, times=2, method="PUT")
+
+    result = export(server, store, tmp_path, job, queue=False)
+
+    assert result.success
+    assert queue.backlog(job.id).depth == 0
+    assert set(values_of(store, "Audience_resent")) == set(range(1, 21))
+    counter = {"cut": "retried_not_json", "html": "retried_not_json", "503": "retried_5xx"}
+    assert export_metadata(result, job)[counter.get(kind, "retried_dropped")] == 2
+
+
 def test_export_without_the_modify_scope_names_it(server, store, tmp_path):
     job = ExportJob(id="scoped", audience="repeat_buyers")
     queue = queue_members(tmp_path, job, range(1, 4))
