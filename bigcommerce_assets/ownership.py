@@ -3,8 +3,9 @@ record their store, so a run set up for one store refuses to write into another 
 
 A store is its hash: a store hash names one store, whatever URL reaches it (a proxy, a sandbox
 restarted on another port). The API URL is recorded beside it only to name the store in
-messages. A run records its store before it writes; the record binds once the state holds data, so a run that failed
-before writing anything (a mistyped hash answered 404) leaves nothing that refuses the next.
+messages. A run records its store before it writes; the record binds once the state holds data,
+so a run that failed before writing anything (a mistyped hash answered 404) leaves nothing that
+refuses the next.
 """
 
 import json
