@@ -1,6 +1,9 @@
-"""What runs without anyone asking: store loads every hour or night, and model rebuilds."""
+"""What runs without anyone asking: store loads every 15 minutes, hourly or nightly, and model
+rebuilds."""
 
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 
@@ -11,41 +14,109 @@ from bigcommerce_assets.assets import GROUP
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 
+_TickRequest = Callable[[dg.ScheduleEvaluationContext], dg.RunRequest | dg.SkipReason]
+
 
 def build_extraction_schedules(
     partitions: dg.TimeWindowPartitionsDefinition,
 ) -> list[dg.ScheduleDefinition]:
-    """`bigcommerce_hourly` and `bigcommerce_daily` over one job; both start switched off."""
+    """`bigcommerce_every_15_minutes`, `bigcommerce_hourly` and `bigcommerce_daily` over one
+    job; all start switched off.
+
+    Each schedule names its days from the tick's own time. Dagster's partitioned-job schedule
+    would take the last partition instead, and the partitions end one day ahead (today's
+    partition stays available for these schedules and the UI), so at 01:00 that is the day
+    that has just begun, not the one that ended.
+    """
     job = dg.define_asset_job(
         "bigcommerce_job",
         selection=dg.AssetSelection.groups(GROUP),
         description="Load one day (or a range) of BigCommerce records modified in it.",
     )
 
-    @dg.schedule(
-        job=job,
-        cron_schedule="5 * * * *",
-        name="bigcommerce_hourly",
-        execution_timezone="UTC",
-        default_status=dg.DefaultScheduleStatus.STOPPED,
-    )
-    def bigcommerce_hourly(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-        """Loads yesterday's and today's records every hour in one run, so changes that reach
-        the API late are still picked up; the models rebuild after it."""
-        today = context.scheduled_execution_time.date()
-        first = max(today - timedelta(days=1), partitions.start.date())
-        return dg.RunRequest(
-            run_key=f"hourly-{context.scheduled_execution_time:%Y-%m-%dT%H}",
-            tags={RANGE_START_TAG: first.isoformat(), RANGE_END_TAG: today.isoformat()},
+    def schedule(
+        name: str, cron_schedule: str, description: str
+    ) -> Callable[[_TickRequest], dg.ScheduleDefinition]:
+        return dg.schedule(
+            job=job,
+            cron_schedule=cron_schedule,
+            name=name,
+            execution_timezone=partitions.timezone,
+            default_status=dg.DefaultScheduleStatus.STOPPED,
+            description=description,
         )
 
-    daily = dg.build_schedule_from_partitioned_job(
-        job,
-        hour_of_day=1,
-        name="bigcommerce_daily",
-        default_status=dg.DefaultScheduleStatus.STOPPED,
+    every_15_minutes = schedule(
+        "bigcommerce_every_15_minutes",
+        "*/15 * * * *",
+        "Loads yesterday's and today's records every 15 minutes in one run, so audiences are "
+        "at most about a quarter of an hour behind.",
+    )(_yesterday_and_today(partitions, run_key_format="every-15-minutes-%Y-%m-%dT%H:%M"))
+    hourly = schedule(
+        "bigcommerce_hourly",
+        "5 * * * *",
+        "Loads yesterday's and today's records every hour in one run, so changes that reach "
+        "the API late are still picked up; the models rebuild after it.",
+    )(_yesterday_and_today(partitions, run_key_format="hourly-%Y-%m-%dT%H"))
+    daily = schedule(
+        "bigcommerce_daily",
+        "0 1 * * *",
+        "Loads the records modified on the day that just ended, once a night at 01:00; "
+        "changes made after midnight wait for the next night's run.",
+    )(_day_that_ended(partitions))
+    return [every_15_minutes, hourly, daily]
+
+
+def _yesterday_and_today(
+    partitions: dg.TimeWindowPartitionsDefinition, *, run_key_format: str
+) -> _TickRequest:
+    """A tick's request: yesterday's and today's partitions in one run, as a range."""
+
+    def request(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
+        today = _tick_day(context, partitions)
+        first = max(today - timedelta(days=1), partitions.start.date())
+        if today < first:
+            return _before_first_partition(partitions, today)
+        return dg.RunRequest(
+            run_key=context.scheduled_execution_time.strftime(run_key_format),
+            tags={
+                RANGE_START_TAG: first.strftime(partitions.fmt),
+                RANGE_END_TAG: today.strftime(partitions.fmt),
+            },
+        )
+
+    return request
+
+
+def _day_that_ended(
+    partitions: dg.TimeWindowPartitionsDefinition,
+) -> _TickRequest:
+    """A tick's request: the partition of the day before the tick's."""
+
+    def request(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
+        yesterday = _tick_day(context, partitions) - timedelta(days=1)
+        if yesterday < partitions.start.date():
+            return _before_first_partition(partitions, yesterday)
+        key = yesterday.strftime(partitions.fmt)
+        return dg.RunRequest(run_key=f"daily-{key}", partition_key=key)
+
+    return request
+
+
+def _tick_day(
+    context: dg.ScheduleEvaluationContext, partitions: dg.TimeWindowPartitionsDefinition
+) -> date:
+    """The day a tick falls on, in the partitions' time zone."""
+    return context.scheduled_execution_time.astimezone(ZoneInfo(partitions.timezone)).date()
+
+
+def _before_first_partition(
+    partitions: dg.TimeWindowPartitionsDefinition, day: date
+) -> dg.SkipReason:
+    return dg.SkipReason(
+        f"{day.strftime(partitions.fmt)} is before the first partition, "
+        f"{partitions.start.strftime(partitions.fmt)} (BIGCOMMERCE_START_DATE): nothing to load."
     )
-    return [bigcommerce_hourly, daily]
 
 
 def build_rebuild_sensor() -> dg.AutomationConditionSensorDefinition:

@@ -18,6 +18,7 @@ RUN_TIMEOUT = 180 * SECONDS
 OUR_PACKAGES = ("bigcommerce_assets", "dbt_like_sql", "audience_jobs")
 # README, "Running unattended": what is switched on in a new instance.
 DEFAULT_STATUS = {
+    "bigcommerce_every_15_minutes": False,
     "bigcommerce_hourly": False,
     "bigcommerce_daily": False,
     "rebuild_after_loads": True,
