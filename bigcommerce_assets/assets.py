@@ -1,14 +1,22 @@
 """Extraction assets: one per `bigcommerce` table, partitioned by the day records were modified."""
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import dagster as dg
 from dagster_dlt import DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 from dlt.pipeline.exceptions import PipelineStepFailed
+from pydantic import Field
 
 from bigcommerce_assets.client import DEFAULT_API_URL, BigCommerceClient, BigCommerceError
+from bigcommerce_assets.load_marks import (
+    OVERLAP,
+    ModificationsSeen,
+    Resume,
+    record_marks,
+    resume_window,
+)
 from bigcommerce_assets.ownership import StateError
 from bigcommerce_assets.raw_tables import create_empty_child_tables
 from bigcommerce_assets.resources import BigCommerceResource, DltRunnerResource
@@ -77,6 +85,7 @@ def build_extraction_assets(
         dlt: DltRunnerResource,
         bigcommerce: BigCommerceResource,
         warehouse: WarehouseResource,
+        config: LoadConfig,
     ) -> Iterator[dg.MaterializeResult]:
         # partition_time_window covers both one partition and a range run (a backfill).
         window = ModifiedWindow(*context.partition_time_window)
@@ -87,11 +96,15 @@ def build_extraction_assets(
             raise dg.Failure(description=str(error)) from None
         try:
             dlt.claim(bigcommerce.identity(), warehouse)
+            resume = None if config.full_refresh else _resume(warehouse, window, context.log)
+            seen = ModificationsSeen()
             pipeline = dlt.pipeline(warehouse)
             results = list(
                 dlt.run(
                     context=context,
-                    dlt_source=bigcommerce_source(client, window),
+                    dlt_source=bigcommerce_source(
+                        client, window, resume, seen, config.transactions_from()
+                    ),
                     dlt_pipeline=pipeline,
                     # DuckDB reads parquet in bulk; dlt's default SQL inserts made the load
                     # step ~15x slower (benchmarks/run.py).
@@ -99,6 +112,8 @@ def build_extraction_assets(
                 )
             )
             create_empty_child_tables(pipeline)
+            with warehouse.connect() as connection:
+                record_marks(connection, window.since, window.until, seen)
         except PipelineStepFailed as error:
             raise dg.Failure(description=_reason(error)) from None
         except StateError as error:
@@ -117,6 +132,49 @@ def build_extraction_assets(
             )
 
     return bigcommerce_tables
+
+
+class LoadConfig(dg.Config):
+    """How one load reads its window."""
+
+    full_refresh: bool = Field(
+        default=False,
+        description="Read the whole window again, as on a first load, instead of only what "
+        "changed since the last load of it (after a fix, or to heal the raw tables).",
+    )
+    transactions_since: str | None = Field(
+        default=None,
+        description="A date (YYYY-MM-DD): orders last modified before it are loaded without "
+        "their payments and refunds, one request saved per order. Empty: every order's.",
+    )
+
+    def transactions_from(self) -> datetime | None:
+        """`transactions_since` as the start of its day in UTC."""
+        if not self.transactions_since:
+            return None
+        try:
+            day = date.fromisoformat(self.transactions_since)
+        except ValueError:
+            raise dg.Failure(
+                description=f"transactions_since {self.transactions_since!r} is not a date: "
+                "write it as YYYY-MM-DD."
+            ) from None
+        return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def _resume(
+    warehouse: WarehouseResource, window: ModifiedWindow, log: dg.DagsterLogManager
+) -> Resume:
+    """Where each list of the window starts, from what earlier loads of it saw."""
+    with warehouse.connect() as connection:
+        resume = resume_window(connection, window.since, window.until)
+    for table, moment in resume.read_from.items():
+        if moment > window.since:
+            log.info(
+                f"{table}: an earlier load of this window saw everything modified before "
+                f"{moment + OVERLAP}; reading from {moment}."
+            )
+    return resume
 
 
 def _cost(client: BigCommerceClient, table: str) -> dict[str, int | float]:

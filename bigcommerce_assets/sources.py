@@ -3,7 +3,7 @@
 import json
 import logging
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
@@ -12,6 +12,7 @@ import dlt
 from dlt.extract.resource import DltResource
 
 from bigcommerce_assets.client import BigCommerceClient
+from bigcommerce_assets.load_marks import ModificationsSeen, Resume
 from bigcommerce_assets.raw_tables import EXCHANGE_RATE_COLUMNS, table_hints
 
 # The API calls each table costs, so a materialisation can report its own requests.
@@ -62,6 +63,10 @@ class ModifiedWindow:
     since: datetime
     until: datetime
 
+    def starting(self, moment: datetime) -> "ModifiedWindow":
+        """The same window read from `moment` on (what an earlier load already has is skipped)."""
+        return replace(self, since=max(self.since, moment))
+
     def v3_params(self) -> dict[str, str]:
         return {
             "date_modified:min": _iso(self.since - _BOUND_SLACK),
@@ -84,36 +89,59 @@ def _iso(moment: datetime) -> str:
 
 
 @dlt.source(name="bigcommerce", max_table_nesting=2)
-def bigcommerce_source(client: BigCommerceClient, window: ModifiedWindow) -> list[DltResource]:
+def bigcommerce_source(
+    client: BigCommerceClient,
+    window: ModifiedWindow,
+    resume: Resume | None = None,
+    seen: ModificationsSeen | None = None,
+    transactions_since: datetime | None = None,
+) -> list[DltResource]:
     """Customers, orders, transactions and products of one store, modified within a window.
+
+    With `resume`, each list is read from where an earlier load of the window left it, and
+    transactions are asked only for orders new or changed since they were loaded. `seen`
+    collects the latest modification of each list read, for the next run's `resume`. With
+    `transactions_since`, orders last modified before it are loaded without their transactions.
 
     Each table yields dlt's `materialize_table_schema` marker before its records, so that a
     table no record reaches (an empty store, a store without refunds or transactions yet) is
     still created with its declared columns. dlt ignores the marker for a table with records.
     """
-    pages = order_pages(client, window)
+    seen = seen if seen is not None else ModificationsSeen()
+    reads = {
+        table: window.starting(resume.read_from[table]) if resume else window
+        for table in ("customers", "orders", "products")
+    }
+    loaded = resume.loaded_orders if resume else {}
+    pages = order_pages(client, reads["orders"], seen)
     return [
-        customers(client, window),
+        customers(client, reads["customers"], seen),
         pages | orders,
-        pages | order_products(client),
-        pages | order_transactions(client),
-        products(client, window),
+        pages | order_products(client, loaded),
+        pages | order_transactions(client, loaded, transactions_since),
+        products(client, reads["products"], seen),
         categories(client),
         store(client),
     ]
 
 
 @dlt.resource(**table_hints("customers"))
-def customers(client: BigCommerceClient, window: ModifiedWindow) -> Iterator[list[dict]]:
+def customers(
+    client: BigCommerceClient, window: ModifiedWindow, seen: ModificationsSeen
+) -> Iterator[list[dict]]:
     """Registered shoppers: names, contact details, customer group and sign-up date."""
     yield dlt.mark.materialize_table_schema()
     # date_created never changes, so a record modified while we page cannot shift the pages.
     params = {**window.v3_params(), "sort": "date_created:asc"}
-    yield from client.pages("v3/customers", params=params)
+    for page in client.pages("v3/customers", params=params):
+        seen.note("customers", [_v3_modified(customer) for customer in page])
+        yield page
 
 
 @dlt.resource(name="order_pages", selected=False)
-def order_pages(client: BigCommerceClient, window: ModifiedWindow) -> Iterator[list[dict]]:
+def order_pages(
+    client: BigCommerceClient, window: ModifiedWindow, seen: ModificationsSeen
+) -> Iterator[list[dict]]:
     """Pages of orders with their line items, read once and shared by three tables."""
     # An empty first page reaches the three tables even when no order does, so each of them
     # still yields its marker.
@@ -125,9 +153,12 @@ def order_pages(client: BigCommerceClient, window: ModifiedWindow) -> Iterator[l
         "include": "consignments.line_items",
         "consignment_structure": "object",
     }
-    yield from client.pages("v2/orders", params=params)
     # Archived orders are left out unless asked for (API.md §4, `is_deleted`).
-    yield from client.pages("v2/orders", params={**params, "is_deleted": "true"})
+    for archived in (False, True):
+        query = {**params, "is_deleted": "true"} if archived else params
+        for page in client.pages("v2/orders", params=query):
+            seen.note("orders", [_v2_modified(order) for order in page])
+            yield page
 
 
 @dlt.transformer(**table_hints("orders"))
@@ -138,12 +169,14 @@ def orders(page: list[dict]) -> Iterator[list[dict]]:
 
 
 @dlt.transformer(**table_hints("order_products"))
-def order_products(page: list[dict], client: BigCommerceClient) -> Iterator[list[dict]]:
+def order_products(
+    page: list[dict], client: BigCommerceClient, loaded: dict[int, datetime]
+) -> Iterator[list[dict]]:
     """Order line items: the product, quantity and prices of each line."""
     yield dlt.mark.materialize_table_schema()
     for order in page:
         lines = _consignment_lines(order)
-        if not lines and order.get("items_total"):
+        if not lines and order.get("items_total") and _changed(order, loaded):
             # API.md §4: an order whose consignments carry no items is read directly.
             path = f"v2/orders/{order['id']}/products"
             lines = [line for products_page in client.pages(path) for line in products_page]
@@ -151,22 +184,36 @@ def order_products(page: list[dict], client: BigCommerceClient) -> Iterator[list
 
 
 @dlt.transformer(**table_hints("order_transactions"))
-def order_transactions(page: list[dict], client: BigCommerceClient) -> Iterator[list[dict]]:
+def order_transactions(
+    page: list[dict],
+    client: BigCommerceClient,
+    loaded: dict[int, datetime],
+    since: datetime | None,
+) -> Iterator[list[dict]]:
     """Payments and refunds recorded against each order."""
     yield dlt.mark.materialize_table_schema()
-    # No store-wide transactions list exists (API.md §5): one request per order, concurrently.
-    paths = [f"v3/orders/{order['id']}/transactions" for order in page]
+    # No store-wide transactions list exists (API.md §5): one request per order, concurrently,
+    # and only for an order new or changed since it was loaded (a payment or refund changes the
+    # order's date_modified).
+    paths = [
+        f"v3/orders/{order['id']}/transactions"
+        for order in page
+        if _changed(order, loaded) and not _before(order, since)
+    ]
     for _, body in client.fetch_each(paths):
         if body:
             yield [_transaction_row(transaction) for transaction in body["data"]]
 
 
 @dlt.resource(**table_hints("products"))
-def products(client: BigCommerceClient, window: ModifiedWindow) -> Iterator[list[dict]]:
+def products(
+    client: BigCommerceClient, window: ModifiedWindow, seen: ModificationsSeen
+) -> Iterator[list[dict]]:
     """Catalog products with prices and the categories they sit in."""
     yield dlt.mark.materialize_table_schema()
     params = {**window.v3_params(), "sort": "id", "direction": "asc"}
     for page in client.pages("v3/catalog/products", params=params):
+        seen.note("products", [_v3_modified(product) for product in page])
         yield [_decimals(product, _V3_PRODUCT_MONEY) for product in page]
 
 
@@ -182,6 +229,32 @@ def store(client: BigCommerceClient) -> Iterator[dict]:
     """Store settings: name, default currency, time zone and plan."""
     yield dlt.mark.materialize_table_schema()
     yield client.fetch("v2/store")
+
+
+def _v3_modified(record: dict) -> datetime | None:
+    try:
+        return datetime.fromisoformat(record["date_modified"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _v2_modified(record: dict) -> datetime | None:
+    try:
+        return parsedate_to_datetime(record["date_modified"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _changed(order: dict, loaded: dict[int, datetime]) -> bool:
+    """Whether an order is new or modified since the warehouse got it."""
+    before = loaded.get(order["id"])
+    return before is None or before != _v2_modified(order)
+
+
+def _before(order: dict, moment: datetime | None) -> bool:
+    """Whether an order was last modified before `moment` (never, when it cannot be read)."""
+    modified = _v2_modified(order)
+    return moment is not None and modified is not None and modified < moment
 
 
 def _consignment_lines(order: dict) -> list[dict]:

@@ -28,11 +28,13 @@ def load(
     tmp_path: Path,
     first: str = FIRST_DAY,
     last: str = LAST_DAY,
+    run_config: dict | None = None,
     **overrides: object,
 ) -> dg.ExecuteInProcessResult:
     """One run over the partitions [first, last], as a single-run backfill does it."""
     return dg.materialize(
         [EXTRACTION],
+        run_config=run_config,
         resources=resources(server, store, tmp_path, **overrides),
         instance=dg.DagsterInstance.ephemeral(),
         tags={

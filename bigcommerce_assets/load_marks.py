@@ -1,0 +1,124 @@
+"""How far each modification-filtered list has been loaded, day by day, so that loading a
+window again reads only what changed since the last successful load of it.
+
+A mark says: every record of this table modified on this day before `loaded_until` is in the
+warehouse. It comes from the latest `date_modified` a successful run saw (the store's own
+clock), so our clock never decides what was seen. A rerun reads each list from the first day
+not known complete, from its mark less OVERLAP (clocks, writes that become visible late), and
+asks for transactions only for orders that are new or whose `date_modified` changed since
+they were loaded.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import duckdb
+
+# The lists read with a modification filter; categories and the store are read whole.
+MARKED_TABLES = ("customers", "orders", "products")
+# Re-read this much before a mark: store clocks and writes that become visible late.
+OVERLAP = timedelta(minutes=10)
+MARKS_SCHEMA = "meta"
+MARKS_TABLE = f"{MARKS_SCHEMA}.load_marks"
+_DAY = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Resume:
+    """Where a run starts reading each list, and the orders already loaded from that range
+    (id to `date_modified`), whose transactions need no new request while unchanged."""
+
+    read_from: dict[str, datetime]
+    loaded_orders: dict[int, datetime]
+
+
+@dataclass
+class ModificationsSeen:
+    """The latest `date_modified` of each table among the records a run read."""
+
+    latest: dict[str, datetime] = field(default_factory=dict)
+
+    def note(self, table: str, moments: list[datetime | None]) -> None:
+        """Record a page's modification dates."""
+        known = [moment for moment in moments if moment is not None]
+        if known and (table not in self.latest or max(known) > self.latest[table]):
+            self.latest[table] = max(known)
+
+
+def resume_window(
+    connection: duckdb.DuckDBPyConnection, since: datetime, until: datetime
+) -> Resume:
+    """Where a run of [since, until) starts reading each list, from the marks in the warehouse."""
+    marks = _marks(connection, since, until)
+    read_from = {
+        table: max(since, _first_unloaded(marks.get(table, {}), since, until) - OVERLAP)
+        for table in MARKED_TABLES
+    }
+    try:
+        rows = connection.execute(
+            "select id, date_modified from bigcommerce.orders where date_modified >= ?",
+            [read_from["orders"]],
+        ).fetchall()
+    except duckdb.CatalogException:
+        rows = []
+    return Resume(read_from, {order_id: modified for order_id, modified in rows})
+
+
+def record_marks(
+    connection: duckdb.DuckDBPyConnection, since: datetime, until: datetime, seen: ModificationsSeen
+) -> None:
+    """After a successful load of [since, until): each day up to the latest modification seen
+    is loaded up to it (days it passed, whole)."""
+    connection.execute(f"create schema if not exists {MARKS_SCHEMA}")
+    connection.execute(
+        f"create table if not exists {MARKS_TABLE} (table_name varchar not null, "
+        "day date not null, loaded_until timestamp with time zone not null, "
+        "primary key (table_name, day))"
+    )
+    rows = [
+        (table, day.date(), min(day + _DAY, latest))
+        for table, latest in seen.latest.items()
+        if table in MARKED_TABLES
+        for day in _days(since, until)
+        if day < latest
+    ]
+    if rows:
+        connection.executemany(
+            f"insert into {MARKS_TABLE} values (?, ?, ?) on conflict (table_name, day) "
+            "do update set loaded_until = greatest(loaded_until, excluded.loaded_until)",
+            rows,
+        )
+
+
+def _first_unloaded(marks: dict[datetime, datetime], since: datetime, until: datetime) -> datetime:
+    """The first moment of [since, until) not known to be loaded."""
+    for day in _days(since, until):
+        loaded_until = marks.get(day)
+        if loaded_until is None or loaded_until < day + _DAY:
+            return max(day, loaded_until) if loaded_until is not None else day
+    return until
+
+
+def _marks(
+    connection: duckdb.DuckDBPyConnection, since: datetime, until: datetime
+) -> dict[str, dict[datetime, datetime]]:
+    try:
+        rows = connection.execute(
+            f"select table_name, day, loaded_until from {MARKS_TABLE} where day >= ? and day < ?",
+            [since.date(), until.date()],
+        ).fetchall()
+    except duckdb.CatalogException:
+        return {}
+    marks: dict[str, dict[datetime, datetime]] = {}
+    for table, day, loaded_until in rows:
+        start = datetime(day.year, day.month, day.day, tzinfo=since.tzinfo)
+        marks.setdefault(table, {})[start] = loaded_until
+    return marks
+
+
+def _days(since: datetime, until: datetime) -> list[datetime]:
+    days, day = [], since
+    while day < until:
+        days.append(day)
+        day += _DAY
+    return days

@@ -1,0 +1,218 @@
+"""Loading a window again costs what changed since the last load of it, and misses nothing:
+exact request counts, and a property test over random modification times, some of them landing
+while a run reads the store."""
+
+import shutil
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+
+import pytest
+from conftest import AS_OF, make_store
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_extraction import load, rows
+
+from bigcommerce_assets.sandbox import SandboxServer, SandboxStore
+from bigcommerce_assets.sandbox.gateway import IncomingRequest, Reply
+
+# customers, live orders, archived orders, products, categories, store: one page each.
+LISTS = 6
+FULL_REFRESH = {"ops": {"bigcommerce": {"config": {"full_refresh": True}}}}
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder holding a first full load of `make_store()`."""
+    folder = tmp_path_factory.mktemp("loaded")
+    store = make_store()
+    with SandboxServer(store, quota=None) as server:
+        assert load(server, store, folder).success
+    return folder
+
+
+def _copy(loaded: Path, tmp_path: Path) -> Path:
+    folder = tmp_path / "copy"
+    shutil.copytree(loaded, folder)
+    return folder
+
+
+def _rerun(server: SandboxServer, store: SandboxStore, folder: Path, **options: object) -> int:
+    """Load the whole window again; the requests it made."""
+    server.reset_requests()
+    assert load(server, store, folder, **options).success
+    return len(server.requests)
+
+
+def test_rerun_with_nothing_changed_reads_each_list_once(loaded, tmp_path):
+    folder, store = _copy(loaded, tmp_path), make_store()
+    with SandboxServer(store, quota=None) as server:
+        assert _rerun(server, store, folder) == LISTS
+        assert server.count_requests("v3/orders/*/transactions") == 0
+
+
+def test_rerun_asks_transactions_only_of_new_and_changed_orders(loaded, tmp_path):
+    folder, store = _copy(loaded, tmp_path), make_store()
+    changed = store.orders()[3]["id"]
+    store.update_order(changed, at=AS_OF + timedelta(hours=1), status_id=5, status="Cancelled")
+    new = store.add_order(2, at=AS_OF + timedelta(hours=2))["id"]
+    store.update_customer(4, at=AS_OF + timedelta(hours=3), first_name="Renamed")
+
+    with SandboxServer(store, quota=None) as server:
+        assert _rerun(server, store, folder) == LISTS + 2
+        fetched = {r.path for r in server.requests if r.path.endswith("/transactions")}
+
+    assert fetched == {f"v3/orders/{changed}/transactions", f"v3/orders/{new}/transactions"}
+    assert rows(folder, f"select status from bigcommerce.orders where id = {changed}") == [
+        ("Cancelled",)
+    ]
+    assert rows(folder, "select first_name from bigcommerce.customers where id = 4") == [
+        ("Renamed",)
+    ]
+
+
+def test_full_refresh_reads_the_whole_window_again(loaded, tmp_path):
+    folder, store = _copy(loaded, tmp_path), make_store()
+    with SandboxServer(store, quota=None) as server:
+        refreshed = _rerun(server, store, folder, run_config=FULL_REFRESH)
+        transactions = server.count_requests("v3/orders/*/transactions")
+
+    assert transactions == len(store.orders(include_archived=True))
+    assert refreshed == LISTS + transactions
+
+
+def test_transactions_since_leaves_older_orders_without_their_transactions(tmp_path):
+    store = make_store()
+    since = AS_OF - timedelta(days=10)
+    recent = [
+        o["id"]
+        for o in store.orders(include_archived=True)
+        if parsedate_to_datetime(o["date_modified"]) >= since.replace(hour=0, minute=0)
+    ]
+    config = {"ops": {"bigcommerce": {"config": {"transactions_since": since.date().isoformat()}}}}
+
+    with SandboxServer(store, quota=None) as server:
+        assert load(server, store, tmp_path, run_config=config).success
+        fetched = {r.path for r in server.requests if r.path.endswith("/transactions")}
+
+    assert fetched == {f"v3/orders/{order_id}/transactions" for order_id in recent}
+    assert 0 < len(recent) < len(store.orders(include_archived=True))
+    assert rows(tmp_path, "select count(*) from bigcommerce.orders") == [
+        (len(store.orders(include_archived=True)),)
+    ]
+
+
+class _ChangingServer(SandboxServer):
+    """A sandbox whose store changes right after it answered the first page of orders, as
+    another app might while a load reads the store."""
+
+    def __init__(self, store: SandboxStore, changes: list[Callable[[], object]]) -> None:
+        super().__init__(store, quota=None)
+        self._changes = changes
+
+    def record(self, request: IncomingRequest, reply: Reply) -> None:
+        super().record(request, reply)
+        if reply.path == "v2/orders" and self._changes:
+            changes, self._changes = self._changes, []
+            for change in changes:
+                change()
+
+
+_CHANGE = st.tuples(
+    st.sampled_from(["order", "new order", "customer", "product", "archive"]),
+    st.integers(min_value=1, max_value=40),
+    st.integers(min_value=0, max_value=240),  # minutes after the previous change
+    st.booleans(),  # lands while the rerun reads the store
+)
+
+
+@settings(
+    max_examples=5,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(changes=st.lists(_CHANGE, min_size=1, max_size=8))
+def test_reruns_miss_nothing_modified_in_the_window(loaded, tmp_path_factory, changes):
+    folder, store = _copy(loaded, tmp_path_factory.mktemp("example")), make_store()
+    # The store's clock runs forward: changes made before the rerun come first, then those
+    # made while it reads the store, each `minutes` after the one before.
+    ordered = sorted(changes, key=lambda change: change[3])
+    before: list[Callable[[], object]] = []
+    during: list[Callable[[], object]] = []
+    moment = AS_OF
+    for kind, number, minutes, while_running in ordered:
+        moment += timedelta(minutes=minutes)
+        (during if while_running else before).append(_change(store, kind, number, moment))
+    for change in before:
+        change()
+
+    with _ChangingServer(store, during) as server:
+        _rerun(server, store, folder)
+        _rerun(server, store, folder)  # picks up what changed during the first
+        assert _rerun(server, store, folder) == LISTS
+
+    assert _warehouse_view(folder) == _store_view(store)
+
+
+def _change(store: SandboxStore, kind: str, number: int, at: datetime) -> Callable[[], object]:
+    """A modification of the store at `at`, applied when called."""
+    orders = store.orders(include_archived=False)
+    order_id = orders[number % len(orders)]["id"]
+    return {
+        "order": lambda: store.update_order(order_id, at=at, status_id=2, status="Shipped"),
+        "new order": lambda: store.add_order(number, at=at),
+        "customer": lambda: store.update_customer(number, at=at, last_name=f"Changed {at}"),
+        "product": lambda: store.update_product(number % 12 + 1, at=at, name=f"Renamed {at}"),
+        "archive": lambda: store.archive_order(order_id, at=at),
+    }[kind]
+
+
+def _warehouse_view(folder: Path) -> dict[str, list[tuple]]:
+    return {
+        "orders": rows(
+            folder,
+            "select id, status, is_deleted, epoch(date_modified)::bigint "
+            "from bigcommerce.orders order by id",
+        ),
+        "customers": rows(
+            folder,
+            "select id, last_name, epoch(date_modified)::bigint "
+            "from bigcommerce.customers order by id",
+        ),
+        "products": rows(folder, "select id, name from bigcommerce.products order by id"),
+        "transactions": rows(
+            folder,
+            "select order_id, count(*) from bigcommerce.order_transactions group by 1 order by 1",
+        ),
+    }
+
+
+def _store_view(store: SandboxStore) -> dict[str, list[tuple]]:
+    orders = store.orders(include_archived=True)
+    return {
+        "orders": sorted(
+            (
+                o["id"],
+                o["status"],
+                o["is_deleted"],
+                _epoch(parsedate_to_datetime(o["date_modified"])),
+            )
+            for o in orders
+        ),
+        "customers": sorted(
+            (c["id"], c["last_name"], _epoch(datetime.fromisoformat(c["date_modified"])))
+            for c in store.customers()
+        ),
+        "products": sorted((p["id"], p["name"]) for p in store.products()),
+        "transactions": sorted(
+            (o["id"], len(store.transactions(o["id"])))
+            for o in orders
+            if store.transactions(o["id"])
+        ),
+    }
+
+
+def _epoch(moment: datetime) -> int:
+    return int(moment.timestamp())
