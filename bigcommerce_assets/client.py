@@ -13,7 +13,7 @@ from dlt.sources.helpers.rest_client.exceptions import IgnoreResponseException
 from dlt.sources.helpers.rest_client.paginators import PageNumberPaginator
 from requests.auth import AuthBase
 
-from bigcommerce_assets.pacing import QuotaPacer
+from bigcommerce_assets.pacing import QuotaPacer, QuotaReading
 from bigcommerce_assets.transport import (
     PacedAdapter,
     QuotaSilenceError,
@@ -157,6 +157,7 @@ class BigCommerceClient:
         self.give_up_after_seconds = give_up_after_seconds
         self.stats: dict[str, RequestStats] = {}
         base_url = f"{self.api_url}/stores/{self.store_hash}/"
+        self._pacer = QuotaPacer()
         session = Client(
             request_timeout=timeout,
             raise_for_status=False,
@@ -168,7 +169,7 @@ class BigCommerceClient:
             respect_retry_after_header=False,
         ).session
         adapter = PacedAdapter(
-            QuotaPacer(),
+            self._pacer,
             self.stats,
             base_url=base_url,
             give_up_after_seconds=give_up_after_seconds,
@@ -249,6 +250,11 @@ class BigCommerceClient:
             except IgnoreResponseException:
                 return None
         return response.json()
+
+    @property
+    def quota(self) -> QuotaReading | None:
+        """The store's quota as the freshest rate-limit headers reported it."""
+        return self._pacer.reading
 
     def close(self) -> None:
         """Close the pooled connections."""

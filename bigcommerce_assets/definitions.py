@@ -11,6 +11,7 @@ from audience_jobs.sensors import build_export_sensor
 from bigcommerce_assets.abandoned_runs import build_abandoned_run_sensor
 from bigcommerce_assets.assets import RAW_TABLE_KEYS, build_extraction_assets
 from bigcommerce_assets.client import DEFAULT_API_URL
+from bigcommerce_assets.estimate import build_estimate_job
 from bigcommerce_assets.resources import BigCommerceResource, DltRunnerResource
 from bigcommerce_assets.schedules import build_extraction_schedules, build_rebuild_sensor
 from bigcommerce_assets.warehouse import WarehouseResource
@@ -40,6 +41,7 @@ export_jobs = load_export_jobs(
 defs = dg.Definitions(
     assets=[extraction_assets, *model_assets, *build_export_assets(export_jobs)],
     asset_checks=build_model_checks({key.path[-1] for asset in model_assets for key in asset.keys}),
+    jobs=[build_estimate_job(days)],
     schedules=build_extraction_schedules(days),
     sensors=[
         build_rebuild_sensor(),

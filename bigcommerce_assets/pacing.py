@@ -100,6 +100,12 @@ class QuotaPacer:
         self._probe_early = True  # probe at a reset even while a slot of ours will free soon
 
     @property
+    def reading(self) -> QuotaReading | None:
+        """What the freshest rate-limit headers said; None before any answer carried them."""
+        with self._changed:
+            return None if self._anchor is None else self._anchor.reading
+
+    @property
     def in_flight(self) -> int:
         """Requests sent and not yet answered."""
         return self._in_flight
