@@ -177,7 +177,10 @@ def _measure(folder: Path, started: float, ended: float, cpu: float, success: bo
     os.environ["DAGSTER_HOME"] = str(home)
     try:
         with dg.DagsterInstance.get() as instance:
-            [record] = instance.get_run_records()
+            records = instance.get_run_records()
+            if len(records) != 1:
+                raise SystemExit(f"The command recorded {len(records)} runs, not one.")
+            [record] = records
             logs = instance.all_logs(record.dagster_run.run_id)
     finally:
         if previous is None:
@@ -194,7 +197,12 @@ def _measure(folder: Path, started: float, ended: float, cpu: float, success: bo
     loaded = min(by_type.get("ASSET_MATERIALIZATION", [ended]))
     planned = by_type.get("ASSET_MATERIALIZATION_PLANNED", [created])
     run_ended = max(entry.timestamp for entry in logs)
-    trace = dlt.attach(PIPELINE_NAME, pipelines_dir=str(folder / "dlt")).last_trace
+    pipelines_dir = folder / "dlt"
+    trace = (
+        dlt.attach(PIPELINE_NAME, pipelines_dir=str(pipelines_dir)).last_trace
+        if (pipelines_dir / PIPELINE_NAME).is_dir()
+        else None
+    )
     dlt_started = trace.started_at.timestamp() if trace else step_started
     dlt_finished = trace.finished_at.timestamp() if trace else step_started
     instance_bytes = sum(f.stat().st_size for f in home.rglob("*") if f.is_file())
