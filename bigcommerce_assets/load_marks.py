@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import duckdb
+import pandas
 
 # The lists read with a modification filter; categories and the store are read whole.
 MARKED_TABLES = ("customers", "orders", "products")
@@ -83,11 +84,18 @@ def record_marks(
         if day < latest
     ]
     if rows:
-        connection.executemany(
-            f"insert into {MARKS_TABLE} values (?, ?, ?) on conflict (table_name, day) "
-            "do update set loaded_until = greatest(loaded_until, excluded.loaded_until)",
-            rows,
-        )
+        # One statement for the whole range: row by row, a history backfill's 7,000 marks took
+        # half a minute or more (benchmarks/history_backfill.py).
+        marks = pandas.DataFrame(rows, columns=["table_name", "day", "loaded_until"])
+        connection.register("new_marks", marks)
+        try:
+            connection.execute(
+                f"insert into {MARKS_TABLE} select table_name, day, loaded_until from new_marks "
+                "on conflict (table_name, day) "
+                "do update set loaded_until = greatest(loaded_until, excluded.loaded_until)"
+            )
+        finally:
+            connection.unregister("new_marks")
 
 
 def _first_unloaded(marks: dict[datetime, datetime], since: datetime, until: datetime) -> datetime:
