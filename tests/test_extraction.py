@@ -87,6 +87,21 @@ def test_range_backfill_loads_every_table_in_one_run(server, store, tmp_path):
     assert count(tmp_path, "products") == len(store.products())
     assert count(tmp_path, "categories") == len(store.categories())
     assert count(tmp_path, "store") == 1
+    # Every day is recorded; the columns only on the last day, the one the UI shows.
+    customers = [
+        m
+        for m in result.asset_materializations_for_node("bigcommerce")
+        if m.asset_key.path[-1] == "customers"
+    ]
+    assert [
+        m.partition for m in customers
+    ] == EXTRACTION.partitions_def.get_partition_keys_in_range(
+        dg.PartitionKeyRange(FIRST_DAY, LAST_DAY)
+    )
+    with_columns = [m.partition for m in customers if "dagster/column_schema" in m.metadata]
+    assert with_columns == [LAST_DAY]
+    columns = customers[-1].metadata["dagster/column_schema"].value.columns
+    assert {"id", "email", "date_modified"} <= {column.name for column in columns}
 
 
 def test_requests_match_the_minimum_for_a_known_store(server, store, tmp_path):
