@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import logging
 import sys
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlsplit
@@ -66,6 +67,8 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
             body,
             self.headers.get("Content-Type"),
         )
+        # The store's clock when it read what it answers, sent as the `Date` header.
+        self._answered_at = sandbox.store.now()
         reply = sandbox.gateway.answer(request, latency_ms=sandbox.latency_ms)
         sandbox.record(request, reply)
         self._write(reply, gzip_allowed=sandbox.gzip)
@@ -92,6 +95,10 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         self.wfile.write(body)
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The `Date` header: the store's clock (`SandboxStore.now`), not this machine's."""
+        return formatdate(self._answered_at.timestamp(), usegmt=True)
 
     def log_message(self, format: str, *args: object) -> None:
         """Access lines go to `logging` at DEBUG, not to stderr."""

@@ -72,6 +72,7 @@ class SandboxStore:
         self._products: dict[int, dict] = {}
         self._added_customers = 0
         self._added_orders = 0
+        self._clock = timestamp_of(self.as_of)
         self.customer_attributes = CustomerAttributes()
 
     # Queries answered by the server.
@@ -191,7 +192,22 @@ class SandboxStore:
             raise KeyError(f"no order {order_id}")
         return bundle
 
+    def now(self) -> datetime:
+        """The store's clock, as its `Date` header shows it: `as_of`, or the latest write since.
+
+        A store built in the past keeps its own time, so a test's writes land "while a load
+        reads", and no record is ever modified after the moment the store says it is.
+        """
+        with self._lock:
+            return datetime.fromtimestamp(self._clock, UTC)
+
     # Mutations: each stamps date_modified with `at` (default now) so incremental loads see it.
+
+    def _stamp(self, at: datetime | None) -> int:
+        """A write's moment, which moves the store's clock forward when it is later."""
+        moment = timestamp_of(at or datetime.now(UTC))
+        self._clock = max(self._clock, moment)
+        return moment
 
     def update_customer(self, customer_id: int, at: datetime | None = None, **fields) -> dict:
         """Change a customer's fields."""
@@ -200,7 +216,7 @@ class SandboxStore:
                 self._customers.get(customer_id) or self._known_customer(customer_id)
             )
             _merge(record, fields)
-            record["date_modified"] = iso(_seconds(at))
+            record["date_modified"] = iso(self._stamp(at))
             self._customers[customer_id] = record
             return copy.deepcopy(record)
 
@@ -209,7 +225,7 @@ class SandboxStore:
         with self._lock:
             self._added_customers += 1
             customer_id = self._layout.customers.count + self._added_customers
-            moment = _seconds(at)
+            moment = self._stamp(at)
             record = self._base.registered_customer(customer_id, moment, moment)
             _merge(record, fields)
             self._customers[customer_id] = record
@@ -223,7 +239,7 @@ class SandboxStore:
                 label = STATUSES.get(fields["status_id"], "")
                 fields = {"status": label, "custom_status": label, **fields}
             _merge(record, fields)
-            record["date_modified"] = rfc2822(_seconds(at))
+            record["date_modified"] = rfc2822(self._stamp(at))
             self._orders[order_id] = record
             return copy.deepcopy(record)
 
@@ -239,7 +255,7 @@ class SandboxStore:
             customer = None
             if customer_id:
                 customer = self._customers.get(customer_id) or self._known_customer(customer_id)
-            bundle = self._base.placed_order(order_id, customer, _seconds(at))
+            bundle = self._base.placed_order(order_id, customer, self._stamp(at))
             _merge(bundle.order, fields)
             self._added_bundles[order_id] = bundle
             self._orders[order_id] = bundle.order
@@ -255,7 +271,7 @@ class SandboxStore:
             else:
                 raise KeyError(f"no product {product_id}")
             _merge(record, fields)
-            record["date_modified"] = iso(_seconds(at))
+            record["date_modified"] = iso(self._stamp(at))
             self._products[product_id] = record
             return copy.deepcopy(record)
 
@@ -263,7 +279,3 @@ class SandboxStore:
         if not 1 <= customer_id <= self._layout.customers.count:
             raise KeyError(f"no customer {customer_id}")
         return self._base.customer(customer_id)
-
-
-def _seconds(at: datetime | None) -> int:
-    return timestamp_of(at or datetime.now(UTC))
