@@ -4,6 +4,8 @@ import logging
 import re
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
@@ -50,6 +52,15 @@ _HASH = re.compile(r"[a-z0-9]+")
 _HASH_IN_URL = re.compile(r"store-([a-z0-9]+)\.mybigcommerce\.com|/stores/([a-z0-9]+)(?:/|$)")
 
 logger = logging.getLogger(__name__)
+
+
+class Page(list[dict]):
+    """One page of a collection, with the store's clock when it answered (its `Date` header;
+    None if the answer had none)."""
+
+    def __init__(self, records: Iterable[dict], answered_at: datetime | None) -> None:
+        super().__init__(records)
+        self.answered_at = answered_at
 
 
 class BigCommerceError(Exception):
@@ -179,7 +190,7 @@ class BigCommerceClient:
         session.headers["Accept"] = "application/json"
         self._rest = RESTClient(base_url=base_url, auth=_TokenAuth(access_token), session=session)
 
-    def pages(self, path: str, *, params: dict[str, Any] | None = None) -> Iterator[list[dict]]:
+    def pages(self, path: str, *, params: dict[str, Any] | None = None) -> Iterator[Page]:
         """Yield every page of a v2 or v3 collection at the largest page size."""
         params = {**(params or {}), "limit": MAX_PAGE_SIZE}
         if path.startswith("v3/"):
@@ -205,7 +216,7 @@ class BigCommerceClient:
                     len(page),
                     page.response.headers.get("X-Rate-Limit-Requests-Left", "?"),
                 )
-                yield list(page)
+                yield Page(page, _answered_at(page.response))
 
     def fetch(self, path: str, *, params: dict[str, Any] | None = None) -> Any:
         """GET one resource; None when BigCommerce answers 204 (an order without transactions)."""
@@ -323,6 +334,14 @@ class _FailureExplainer:
                 "BIGCOMMERCE_STORE_HASH and BIGCOMMERCE_API_URL."
             )
         return f"BigCommerce answered {status} to {call}: {_api_message(response)}"
+
+
+def _answered_at(response: requests.Response) -> datetime | None:
+    """The `Date` header of an answer, the store's clock when it answered."""
+    try:
+        return parsedate_to_datetime(response.headers["Date"])
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _api_problems(response: requests.Response) -> dict[str, str]:

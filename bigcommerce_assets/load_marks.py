@@ -2,8 +2,10 @@
 window again reads only what changed since the last successful load of it.
 
 A mark says: every record of this table modified on this day before `loaded_until` is in the
-warehouse. It comes from the latest `date_modified` a successful run saw (the store's own
-clock), so our clock never decides what was seen. A rerun reads each list from the first day
+warehouse. It comes from the latest `date_modified` a successful run saw, capped at the store's
+`Date` when it answered the list's first page: pages follow ids and creation dates, so a record
+on a page already read may change, unseen, before a later page shows a newer one. Both are the
+store's own clock, so ours never decides what was seen. A rerun reads each list from the first day
 not known complete, from its mark less OVERLAP (clocks, writes that become visible late), and
 asks for transactions only for orders that are new or whose `date_modified` changed since
 they were loaded.
@@ -19,6 +21,9 @@ import pandas
 MARKED_TABLES = ("customers", "orders", "products")
 # Re-read this much before a mark: store clocks and writes that become visible late.
 OVERLAP = timedelta(minutes=10)
+# The API does not say whether `:min` is inclusive: lists are asked from one second earlier,
+# which is harmless because every table merges on its primary key.
+BOUND_SLACK = timedelta(seconds=1)
 MARKS_SCHEMA = "meta"
 MARKS_TABLE = f"{MARKS_SCHEMA}.load_marks"
 _DAY = timedelta(days=1)
@@ -35,15 +40,28 @@ class Resume:
 
 @dataclass
 class ModificationsSeen:
-    """The latest `date_modified` of each table among the records a run read."""
+    """The latest `date_modified` of each table among the records a run read, and the store's
+    clock when it answered the table's first page."""
 
     latest: dict[str, datetime] = field(default_factory=dict)
+    first_answer: dict[str, datetime] = field(default_factory=dict)
 
-    def note(self, table: str, moments: list[datetime | None]) -> None:
-        """Record a page's modification dates."""
+    def note(
+        self, table: str, moments: list[datetime | None], answered_at: datetime | None
+    ) -> None:
+        """Record a page's modification dates and when the store answered it."""
+        if answered_at is not None:
+            self.first_answer.setdefault(table, answered_at)
         known = [moment for moment in moments if moment is not None]
         if known and (table not in self.latest or max(known) > self.latest[table]):
             self.latest[table] = max(known)
+
+    def loaded_until(self) -> dict[str, datetime]:
+        """Per table, the moment before which the run saw every modification."""
+        return {
+            table: min(latest, self.first_answer.get(table, latest))
+            for table, latest in self.latest.items()
+        }
 
 
 def resume_window(
@@ -51,14 +69,17 @@ def resume_window(
 ) -> Resume:
     """Where a run of [since, until) starts reading each list, from the marks in the warehouse."""
     marks = _marks(connection, since, until)
-    read_from = {
-        table: max(since, _first_unloaded(marks.get(table, {}), since, until) - OVERLAP)
-        for table in MARKED_TABLES
+    unloaded = {
+        table: _first_unloaded(marks.get(table, {}), since, until) for table in MARKED_TABLES
     }
+    read_from = {table: max(since, moment - OVERLAP) for table, moment in unloaded.items()}
+    # Only orders a successful load covered: a failed run may have merged orders and not yet
+    # their transactions, and those must be asked again.
     try:
         rows = connection.execute(
-            "select id, date_modified from bigcommerce.orders where date_modified >= ?",
-            [read_from["orders"]],
+            "select id, date_modified from bigcommerce.orders "
+            "where date_modified >= ? and date_modified <= ?",
+            [read_from["orders"] - BOUND_SLACK, unloaded["orders"]],
         ).fetchall()
     except duckdb.CatalogException:
         rows = []
@@ -78,7 +99,7 @@ def record_marks(
     )
     rows = [
         (table, day.date(), min(day + _DAY, latest))
-        for table, latest in seen.latest.items()
+        for table, latest in seen.loaded_until().items()
         if table in MARKED_TABLES
         for day in _days(since, until)
         if day < latest

@@ -4,7 +4,7 @@ import json
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
 
@@ -12,7 +12,7 @@ import dlt
 from dlt.extract.resource import DltResource
 
 from bigcommerce_assets.client import BigCommerceClient
-from bigcommerce_assets.load_marks import ModificationsSeen, Resume
+from bigcommerce_assets.load_marks import BOUND_SLACK, ModificationsSeen, Resume
 from bigcommerce_assets.raw_tables import EXCHANGE_RATE_COLUMNS, table_hints
 
 # The API calls each table costs, so a materialisation can report its own requests.
@@ -51,9 +51,6 @@ _V3_PRODUCT_MONEY = (
 )
 # Consignment groups that carry line items (API.md §4, `consignment_structure=object`).
 _CONSIGNMENT_GROUPS = ("pickups", "shipping", "downloads")
-# The API does not say whether `:min` is inclusive; asking from one second earlier is harmless
-# because every table merges on its primary key.
-_BOUND_SLACK = timedelta(seconds=1)
 
 
 @dataclass(frozen=True)
@@ -69,7 +66,7 @@ class ModifiedWindow:
 
     def v3_params(self) -> dict[str, str]:
         return {
-            "date_modified:min": _iso(self.since - _BOUND_SLACK),
+            "date_modified:min": _iso(self.since - BOUND_SLACK),
             "date_modified:max": _iso(self.until),
         }
 
@@ -79,7 +76,7 @@ class ModifiedWindow:
 
     def v2_params(self) -> dict[str, str]:
         return {
-            "min_date_modified": _iso(self.since - _BOUND_SLACK),
+            "min_date_modified": _iso(self.since - BOUND_SLACK),
             "max_date_modified": _iso(self.until),
         }
 
@@ -134,7 +131,7 @@ def customers(
     # date_created never changes, so a record modified while we page cannot shift the pages.
     params = {**window.v3_params(), "sort": "date_created:asc"}
     for page in client.pages("v3/customers", params=params):
-        seen.note("customers", [_v3_modified(customer) for customer in page])
+        seen.note("customers", [_v3_modified(customer) for customer in page], page.answered_at)
         yield page
 
 
@@ -157,7 +154,7 @@ def order_pages(
     for archived in (False, True):
         query = {**params, "is_deleted": "true"} if archived else params
         for page in client.pages("v2/orders", params=query):
-            seen.note("orders", [_v2_modified(order) for order in page])
+            seen.note("orders", [_v2_modified(order) for order in page], page.answered_at)
             yield page
 
 
@@ -213,7 +210,7 @@ def products(
     yield dlt.mark.materialize_table_schema()
     params = {**window.v3_params(), "sort": "id", "direction": "asc"}
     for page in client.pages("v3/catalog/products", params=params):
-        seen.note("products", [_v3_modified(product) for product in page])
+        seen.note("products", [_v3_modified(product) for product in page], page.answered_at)
         yield [_decimals(product, _V3_PRODUCT_MONEY) for product in page]
 
 

@@ -8,12 +8,14 @@ from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
+import duckdb
 import pytest
 from conftest import AS_OF, make_store
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_extraction import load, rows
 
+from bigcommerce_assets.load_marks import OVERLAP
 from bigcommerce_assets.sandbox import SandboxServer, SandboxStore
 from bigcommerce_assets.sandbox.gateway import IncomingRequest, Reply
 
@@ -52,6 +54,19 @@ def test_rerun_with_nothing_changed_reads_each_list_once(loaded, tmp_path):
         assert server.count_requests("v3/orders/*/transactions") == 0
 
 
+def test_an_order_on_the_lists_first_second_is_known_loaded(tmp_path):
+    """Lists are asked from one second before where they resume: an order modified in that
+    second was loaded like the others, and costs no transactions request."""
+    store = make_store()
+    latest = max(parsedate_to_datetime(o["date_modified"]) for o in store.orders())
+    edge = latest - OVERLAP - timedelta(seconds=1)
+    store.update_order(store.orders()[0]["id"], at=edge, status_id=2)
+
+    with SandboxServer(store, quota=None) as server:
+        assert load(server, store, tmp_path).success
+        assert _rerun(server, store, tmp_path) == LISTS
+
+
 def test_rerun_asks_transactions_only_of_new_and_changed_orders(loaded, tmp_path):
     folder, store = _copy(loaded, tmp_path), make_store()
     changed = store.orders()[3]["id"]
@@ -80,6 +95,40 @@ def test_full_refresh_reads_the_whole_window_again(loaded, tmp_path):
 
     assert transactions == len(store.orders(include_archived=True))
     assert refreshed == LISTS + transactions
+
+
+def test_a_change_to_a_page_already_read_is_read_by_the_next_rerun(loaded, tmp_path):
+    """Orders are paged by id, archived ones last: an order placed after the live pages were
+    read is not seen, and an order archived half an hour later is. The marks must stop before
+    the first, at the store's clock when it answered the first page."""
+    folder, store = _copy(loaded, tmp_path), make_store()
+    live = store.orders(include_archived=False)
+    placed = _change(store, "new order", 3, AS_OF + timedelta(minutes=1))
+    archived = _change(store, "archive", 5, AS_OF + timedelta(minutes=31))
+    with _ChangingServer(store, [placed, archived]) as server:
+        _rerun(server, store, folder)
+        assert server.count_requests("v2/orders") == 2  # one live page, one archived
+        _rerun(server, store, folder)
+
+    assert len(store.orders(include_archived=False)) == len(live)  # one placed, one archived
+    assert _warehouse_view(folder) == _store_view(store)
+
+
+def test_orders_no_successful_load_covered_get_their_transactions_again(loaded, tmp_path):
+    """A run that failed after merging orders, before their transactions, leaves orders that no
+    mark covers: the next run asks their transactions again."""
+    folder, store = _copy(loaded, tmp_path), make_store()
+    order_id = store.orders()[7]["id"]
+    with duckdb.connect(str(folder / "warehouse.duckdb")) as db:
+        db.execute("delete from meta.load_marks")
+        db.execute(f"delete from bigcommerce.order_transactions where order_id = {order_id}")
+
+    with SandboxServer(store, quota=None) as server:
+        _rerun(server, store, folder)
+        asked = server.count_requests("v3/orders/*/transactions")
+
+    assert asked == len(store.orders(include_archived=True))
+    assert _warehouse_view(folder) == _store_view(store)
 
 
 def test_transactions_since_leaves_older_orders_without_their_transactions(tmp_path):
@@ -122,7 +171,8 @@ class _ChangingServer(SandboxServer):
 _CHANGE = st.tuples(
     st.sampled_from(["order", "new order", "customer", "product", "archive"]),
     st.integers(min_value=1, max_value=40),
-    st.integers(min_value=0, max_value=240),  # minutes after the previous change
+    # Minutes after the previous change: eight changes stay before the window ends at midnight.
+    st.integers(min_value=0, max_value=90),
     st.booleans(),  # lands while the rerun reads the store
 )
 
