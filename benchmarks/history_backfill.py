@@ -28,7 +28,6 @@ time does.
 import argparse
 import os
 import resource
-import shutil
 import statistics
 import subprocess
 import sys
@@ -42,20 +41,14 @@ from pathlib import Path
 import dagster as dg
 import dlt
 
+from benchmarks.command import INSTANCE_CONFIG, command_env
 from benchmarks.sandbox_process import SandboxProcess, ServedStore
 from bigcommerce_assets.resources import PIPELINE_NAME
 from bigcommerce_assets.sandbox.demo import materialize_command
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-INSTANCE_CONFIG = PROJECT_DIR / "data" / "dagster_home" / "dagster.yaml"
 DEFINITIONS = "bigcommerce_assets.definitions"
 # History since mid-2020: with the first day's partition and today's, 2,376 daily partitions.
 HISTORY_DAYS = 2_374
-# Variables the command reads, set afresh for every run rather than inherited.
-_INHERITED = ("BIGCOMMERCE_", "DUCKDB_", "DLT_", "AUDIENCE_", "DAGSTER_")
-# Compiled bytecode shared by every run of this benchmark: where PYTHONDONTWRITEBYTECODE is set,
-# each process would compile Dagster and dlt anew, which is not what a user's backfill pays.
-BYTECODE_DIR = Path(tempfile.gettempdir()) / "history_backfill_bytecode"
 
 
 @dataclass(frozen=True)
@@ -90,35 +83,6 @@ def _partition_range(as_of: datetime, history_days: int) -> tuple[date, date]:
     return last - timedelta(days=history_days + 1), last
 
 
-def _command_env(
-    store: ServedStore, folder: Path, first: date, extra: dict[str, str], instance_config: Path
-) -> dict:
-    """The variables the README's command reads, every file under `folder`."""
-    home = folder / "dagster_home"
-    home.mkdir(parents=True)
-    shutil.copy(instance_config, home / "dagster.yaml")
-    (folder / "home").mkdir()
-    kept = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(_INHERITED) and name != "PYTHONDONTWRITEBYTECODE"
-    }
-    return {
-        **kept,
-        "PYTHONPYCACHEPREFIX": str(BYTECODE_DIR),
-        "HOME": str(folder / "home"),
-        "DAGSTER_HOME": str(home),
-        "BIGCOMMERCE_STORE_HASH": store.store_hash,
-        "BIGCOMMERCE_ACCESS_TOKEN": store.access_token,
-        "BIGCOMMERCE_API_URL": store.url,
-        "BIGCOMMERCE_START_DATE": first.isoformat(),
-        "DUCKDB_PATH": str(folder / "warehouse.duckdb"),
-        "DLT_PIPELINES_DIR": str(folder / "dlt"),
-        "AUDIENCE_QUEUE_PATH": str(folder / "queue.sqlite"),
-        **extra,
-    }
-
-
 @dataclass(frozen=True)
 class Variant:
     """What a run changes: variables, the code location, the instance's dagster.yaml."""
@@ -147,7 +111,15 @@ def run_backfill(
     first, last = _partition_range(as_of, history_days)
     with tempfile.TemporaryDirectory(prefix="history_backfill_") as name:
         folder = Path(name)
-        env = _command_env(store, folder, first, variant.env, variant.instance_config)
+        env = command_env(
+            folder,
+            api_url=store.url,
+            store_hash=store.store_hash,
+            access_token=store.access_token,
+            first_day=first.isoformat(),
+            instance_config=variant.instance_config,
+            extra=variant.env,
+        )
         command = materialize_command("group:bigcommerce", "--partition-range", f"{first}...{last}")
         command[command.index(DEFINITIONS)] = variant.module
         cpu_before = _children_cpu()

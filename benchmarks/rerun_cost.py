@@ -14,41 +14,19 @@ and after nothing changed. Each line gives the requests by endpoint next to the 
 """
 
 import argparse
-import os
-import shutil
 import subprocess
 import tempfile
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from benchmarks.command import command_env
 from bigcommerce_assets.sandbox import SandboxServer, SandboxStore
 from bigcommerce_assets.sandbox.demo import materialize_command
 from bigcommerce_assets.transport import endpoint_of
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-INSTANCE_CONFIG = PROJECT_DIR / "data" / "dagster_home" / "dagster.yaml"
 # The issue's target for a rerun: 8 requests, plus one per order new or changed since.
 BASE_TARGET = 8
-
-
-def _environment(folder: Path, store: SandboxStore, server: SandboxServer, first_day: str) -> dict:
-    """The command's variables, every file under `folder`."""
-    home = folder / "dagster_home"
-    home.mkdir(parents=True)
-    shutil.copy(INSTANCE_CONFIG, home)
-    inherited = ("BIGCOMMERCE_", "DUCKDB_", "DLT_", "AUDIENCE_", "DAGSTER_")
-    return {
-        **{k: v for k, v in os.environ.items() if not k.startswith(inherited)},
-        "DAGSTER_HOME": str(home),
-        "BIGCOMMERCE_STORE_HASH": store.store_hash,
-        "BIGCOMMERCE_ACCESS_TOKEN": store.access_token,
-        "BIGCOMMERCE_API_URL": server.url,
-        "BIGCOMMERCE_START_DATE": first_day,
-        "DUCKDB_PATH": str(folder / "warehouse.duckdb"),
-        "DLT_PIPELINES_DIR": str(folder / "dlt"),
-        "AUDIENCE_QUEUE_PATH": str(folder / "queue.sqlite"),
-    }
 
 
 def _run(server: SandboxServer, env: dict, days: str) -> Counter:
@@ -92,7 +70,13 @@ def main() -> None:
     print(f"{args.customers:,} customers / {args.orders:,} orders, --partition-range {days}")
     print("| run | requests | target | by endpoint |\n| --- | --- | --- | --- |")
     with tempfile.TemporaryDirectory() as folder, SandboxServer(store, quota=None) as server:
-        env = _environment(Path(folder), store, server, str(today - timedelta(days=1)))
+        env = command_env(
+            Path(folder),
+            api_url=server.url,
+            store_hash=store.store_hash,
+            access_token=store.access_token,
+            first_day=str(today - timedelta(days=1)),
+        )
         print(_line("first load", _run(server, env, days), None))
 
         orders = store.orders()

@@ -123,8 +123,10 @@ def _first_unloaded(marks: dict[datetime, datetime], since: datetime, until: dat
     """The first moment of [since, until) not known to be loaded."""
     for day in _days(since, until):
         loaded_until = marks.get(day)
-        if loaded_until is None or loaded_until < day + _DAY:
-            return max(day, loaded_until) if loaded_until is not None else day
+        if loaded_until is None:
+            return day
+        if loaded_until < day + _DAY:
+            return loaded_until  # a mark is never before its day
     return until
 
 

@@ -12,7 +12,7 @@ import dlt
 from dlt.extract.resource import DltResource
 
 from bigcommerce_assets.client import BigCommerceClient
-from bigcommerce_assets.load_marks import BOUND_SLACK, ModificationsSeen, Resume
+from bigcommerce_assets.load_marks import BOUND_SLACK, MARKED_TABLES, ModificationsSeen, Resume
 from bigcommerce_assets.raw_tables import EXCHANGE_RATE_COLUMNS, table_hints
 
 # The API calls each table costs, so a materialisation can report its own requests.
@@ -107,7 +107,7 @@ def bigcommerce_source(
     seen = seen if seen is not None else ModificationsSeen()
     reads = {
         table: window.starting(resume.read_from[table]) if resume else window
-        for table in ("customers", "orders", "products")
+        for table in MARKED_TABLES
     }
     loaded = resume.loaded_orders if resume else {}
     pages = order_pages(client, reads["orders"], seen)
