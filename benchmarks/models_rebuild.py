@@ -24,6 +24,7 @@ import dlt
 import duckdb
 
 from bigcommerce_assets.assets import RAW_TABLE_KEYS
+from bigcommerce_assets.client import Page
 from bigcommerce_assets.sandbox import SandboxStore
 from bigcommerce_assets.sources import ModifiedWindow, bigcommerce_source
 from bigcommerce_assets.warehouse import WarehouseResource
@@ -40,7 +41,7 @@ class GeneratorClient:
     def __init__(self, store: SandboxStore) -> None:
         self.store = store
 
-    def pages(self, path: str, *, params: dict[str, Any] | None = None) -> Iterator[list[dict]]:
+    def pages(self, path: str, *, params: dict[str, Any] | None = None) -> Iterator[Page]:
         if path == "v2/orders":
             archived = (params or {}).get("is_deleted") == "true"
             records: Any = (
@@ -57,7 +58,7 @@ class GeneratorClient:
                 }[path]()
             )
         while page := list(islice(records, PAGE)):
-            yield page
+            yield Page(page, answered_at=self.store.now())
 
     def fetch(self, path: str) -> Any:
         if path == "v2/store":
