@@ -1,9 +1,12 @@
 """Shared fixtures: a sandbox store on 127.0.0.1 and resources pointing at temporary files."""
 
+import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
 from bigcommerce_assets.resources import BigCommerceResource, DltRunnerResource
@@ -12,6 +15,22 @@ from bigcommerce_assets.warehouse import WarehouseResource
 
 AS_OF = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 HISTORY_DAYS = 30
+
+
+@contextmanager
+def instance_at(dagster_home: Path | str) -> Iterator[dg.DagsterInstance]:
+    """The Dagster instance in `dagster_home`, opened as the README's commands open it: with
+    DAGSTER_HOME set, which the committed dagster.yaml reads its folder from."""
+    previous = os.environ.get("DAGSTER_HOME")
+    os.environ["DAGSTER_HOME"] = str(dagster_home)
+    try:
+        with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+            yield instance
+    finally:
+        if previous is None:
+            del os.environ["DAGSTER_HOME"]
+        else:
+            os.environ["DAGSTER_HOME"] = previous
 
 
 def make_store(**sizes: int) -> SandboxStore:

@@ -17,13 +17,14 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
 import pytest
+from conftest import instance_at
 from dagster_graphql import DagsterGraphQLClient
 
 from bigcommerce_assets.sandbox import SandboxServer, SandboxStore
@@ -67,9 +68,9 @@ class DagsterDev:
     first_day: str
     last_day: str
 
-    def instance(self) -> dg.DagsterInstance:
+    def instance(self) -> AbstractContextManager[dg.DagsterInstance]:
         """The instance `dagster dev` writes, opened from the same dagster.yaml."""
-        return dg.DagsterInstance.from_config(str(self.dagster_home))
+        return instance_at(self.dagster_home)
 
     def client(self) -> DagsterGraphQLClient:
         """Dagster's public GraphQL client for this webserver."""
@@ -254,7 +255,7 @@ def running_dagster_dev(root: Path, log_path: Path) -> Iterator[DagsterDev]:
     command = [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml"]
     command += ["-h", "127.0.0.1", "-p", str(port)]
     # Create the instance's SQLite storage before two processes race to create it.
-    with dg.DagsterInstance.from_config(str(root / "dagster_home")):
+    with instance_at(root / "dagster_home"):
         pass
     log_path.write_bytes(b"")
     started = time.monotonic()
@@ -309,7 +310,7 @@ def _let_runs_finish(dagster_home: Path, log_path: Path) -> None:
     """Give runs still going (the rebuild sensor may have just launched one) time to end, so
     that stopping the server interrupts none."""
     deadline = time.monotonic() + SHUTDOWN_SECONDS * 2
-    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+    with instance_at(dagster_home) as instance:
         while (unfinished := _unfinished(instance, None)) and time.monotonic() < deadline:
             time.sleep(0.5)
     if unfinished:

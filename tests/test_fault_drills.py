@@ -13,7 +13,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from conftest import AS_OF, make_store
+from conftest import AS_OF, instance_at, make_store
 from drills import (
     DRILL_FIRST_DAY,
     LOAD_SELECTION,
@@ -288,7 +288,7 @@ def test_a_killed_load_is_released_and_the_next_load_runs(tmp_path, bytecode):
     with SandboxServer(store, quota=None, latency_ms=200) as server:
         env = cli_env(tmp_path, store, server, bytecode=bytecode, instance_config=True)
         with (
-            dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance,
+            instance_at(env["DAGSTER_HOME"]) as instance,
             started(materialize_command(*LOAD_SELECTION), env, tmp_path / "killed.log") as killed,
         ):
             _wait_until(lambda: len(server.requests) >= 1)
@@ -620,7 +620,7 @@ def test_token_is_nowhere_after_failures_of_every_kind(tmp_path, bytecode):
 def _failure_texts(dagster_home: Path) -> list[str]:
     """The text of every failure the Dagster instance recorded: message, stack and causes."""
     texts = []
-    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+    with instance_at(dagster_home) as instance:
         for run in instance.get_runs():
             for entry in instance.all_logs(run.run_id):
                 event = entry.dagster_event

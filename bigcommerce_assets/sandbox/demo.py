@@ -9,6 +9,7 @@ the days since the last run are loaded. `--ui` opens the Dagster UI on the same 
 """
 
 import argparse
+import os
 import subprocess
 import sys
 import time
@@ -97,6 +98,8 @@ def run_demo(folder: DemoFolder) -> int:
     print(f"\nLoaded in {seconds:.1f} s with {requests} API requests into {folder.warehouse}:")
     _print_tables(folder.warehouse)
     _print_audiences(folder.warehouse)
+    # The committed dagster.yaml reads the instance's folder from DAGSTER_HOME.
+    os.environ["DAGSTER_HOME"] = env["DAGSTER_HOME"]
     _print_export(store, export_requests, dg.DagsterInstance.from_config(env["DAGSTER_HOME"]))
     if (folder.path.parent / "sandbox_demo.json").exists():
         print(
