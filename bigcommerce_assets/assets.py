@@ -1,7 +1,7 @@
 """Extraction assets: one per `bigcommerce` table, partitioned by the day records were modified."""
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 import dagster as dg
 from dagster_dlt import DagsterDltTranslator, dlt_assets
@@ -10,6 +10,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 from pydantic import Field
 
 from bigcommerce_assets.client import DEFAULT_API_URL, BigCommerceClient, BigCommerceError
+from bigcommerce_assets.estimate import day_start
 from bigcommerce_assets.load_marks import (
     OVERLAP,
     ModificationsSeen,
@@ -159,16 +160,7 @@ class LoadConfig(dg.Config):
 
     def transactions_from(self) -> datetime | None:
         """`transactions_since` as the start of its day in UTC."""
-        if not self.transactions_since:
-            return None
-        try:
-            day = date.fromisoformat(self.transactions_since)
-        except ValueError:
-            raise dg.Failure(
-                description=f"transactions_since {self.transactions_since!r} is not a date: "
-                "write it as YYYY-MM-DD."
-            ) from None
-        return datetime(day.year, day.month, day.day, tzinfo=UTC)
+        return day_start(self.transactions_since, "transactions_since")
 
 
 def _resume(

@@ -47,7 +47,7 @@ def build_estimate_job(partitions: dg.TimeWindowPartitionsDefinition) -> dg.JobD
             partitions.time_window_for_partition_key(first).start,
             partitions.time_window_for_partition_key(last).end,
         )
-        transactions_since = _day_start(config.transactions_since, "transactions_since")
+        transactions_since = day_start(config.transactions_since, "transactions_since")
         if not 0 < config.quota_share <= 1:
             raise dg.Failure(
                 description=f"quota_share {config.quota_share} is not a share: give one "
@@ -126,7 +126,8 @@ def _partition_key(
     return key
 
 
-def _day_start(value: str | None, name: str) -> datetime | None:
+def day_start(value: str | None, name: str) -> datetime | None:
+    """A YYYY-MM-DD setting as the start of its day in UTC; None when empty."""
     day = _day(value, name)
     return None if day is None else datetime(day.year, day.month, day.day, tzinfo=UTC)
 

@@ -13,7 +13,7 @@ import pytest
 from conftest import AS_OF, make_store
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_extraction import load, rows
+from test_extraction import failure_message, load, rows
 
 from bigcommerce_assets.load_marks import OVERLAP
 from bigcommerce_assets.sandbox import SandboxServer, SandboxStore
@@ -129,6 +129,18 @@ def test_orders_no_successful_load_covered_get_their_transactions_again(loaded, 
 
     assert asked == len(store.orders(include_archived=True))
     assert _warehouse_view(folder) == _store_view(store)
+
+
+def test_a_transactions_since_that_is_no_date_fails_before_any_request(tmp_path):
+    store = make_store()
+    config = {"ops": {"bigcommerce": {"config": {"transactions_since": "2026-13-01"}}}}
+
+    with SandboxServer(store, quota=None) as server:
+        result = load(server, store, tmp_path, run_config=config)
+
+    assert not result.success
+    assert "transactions_since '2026-13-01' is not a date (YYYY-MM-DD)." in failure_message(result)
+    assert server.requests == []
 
 
 def test_transactions_since_leaves_older_orders_without_their_transactions(tmp_path):
