@@ -103,6 +103,7 @@ def test_demo_loads_models_exports_then_runs_incrementally(demo, tmp_path, bytec
     assert "python -m bigcommerce_assets.sandbox.demo --ui" in first
     assert "Incremental run" not in first
     assert "Incremental run: the warehouse already holds the store up to" in second
+    assert "with 14 API requests" in second  # a page of each list, 8 new orders' transactions
     assert "bigcommerce.orders                  1508 rows" in second
     assert "left 0, values updated" in second
     assert not production.exists()
