@@ -6,10 +6,10 @@
 
 # The demo keeps to data/demo/, its own Dagster instance included (README, "Two commands").
 demo: .venv/bin/python
-	.venv/bin/pip install -q -e . && .venv/bin/python -m bigcommerce_assets.sandbox.demo
+	.venv/bin/pip install -q -e . && .venv/bin/python -m bigcommerce_sandbox.demo
 
 ui: .venv/bin/python
-	.venv/bin/pip install -q -e . && .venv/bin/python -m bigcommerce_assets.sandbox.demo --ui
+	.venv/bin/pip install -q -e . && .venv/bin/python -m bigcommerce_sandbox.demo --ui
 
 test: .venv/bin/python
 	.venv/bin/pip install -q -e '.[test]' && .venv/bin/python -m pytest

@@ -44,7 +44,7 @@ import dlt
 from benchmarks.command import INSTANCE_CONFIG, command_env
 from benchmarks.sandbox_process import SandboxProcess, ServedStore
 from bigcommerce_assets.resources import PIPELINE_NAME
-from bigcommerce_assets.sandbox.demo import materialize_command
+from bigcommerce_sandbox.demo import materialize_command
 
 DEFINITIONS = "bigcommerce_assets.definitions"
 # History since mid-2020: with the first day's partition and today's, 2,376 daily partitions.

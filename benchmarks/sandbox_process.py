@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from types import TracebackType
 
-from bigcommerce_assets.sandbox import SandboxServer, SandboxStore
-from bigcommerce_assets.sandbox.ratelimit import CompetitorTally
+from bigcommerce_sandbox import SandboxServer, SandboxStore
+from bigcommerce_sandbox.ratelimit import CompetitorTally
 
 
 @dataclass(frozen=True)

@@ -27,8 +27,8 @@ import pytest
 from conftest import instance_at
 from dagster_graphql import DagsterGraphQLClient
 
-from bigcommerce_assets.sandbox import SandboxServer, SandboxStore
-from bigcommerce_assets.sandbox.demo import materialize_command
+from bigcommerce_sandbox import SandboxServer, SandboxStore
+from bigcommerce_sandbox.demo import materialize_command
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 ARTIFACTS_DIR = PROJECT_DIR / "test-artifacts"

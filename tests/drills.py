@@ -24,8 +24,8 @@ import duckdb
 from conftest import AS_OF
 from test_extraction import LAST_DAY
 
-from bigcommerce_assets.sandbox import SandboxServer, SandboxStore
-from bigcommerce_assets.sandbox.demo import materialize_command
+from bigcommerce_sandbox import SandboxServer, SandboxStore
+from bigcommerce_sandbox.demo import materialize_command
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 # README "Tables": the primary key of every raw table; nested tables hang off these.

@@ -9,7 +9,7 @@ import dagster as dg
 from conftest import AS_OF
 from test_extraction import FIRST_DAY, LAST_DAY, TABLES
 
-from bigcommerce_assets.sandbox import SandboxServer, SandboxStore
+from bigcommerce_sandbox import SandboxServer, SandboxStore
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 LOAD_DEFS = """

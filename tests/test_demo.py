@@ -24,11 +24,11 @@ from dagster_graphql import DagsterGraphQLClient
 from drills import run_cli, with_bytecode
 from test_export import values_of
 
-from bigcommerce_assets.sandbox import SandboxServer, SandboxStore
 from bigcommerce_assets.sources import ENDPOINTS
+from bigcommerce_sandbox import SandboxServer, SandboxStore
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-DEMO = [sys.executable, "-m", "bigcommerce_assets.sandbox.demo"]
+DEMO = [sys.executable, "-m", "bigcommerce_sandbox.demo"]
 DEMO_STORE = SandboxStore(seed=1).store_hash
 UI_SECONDS = 240
 SHUTDOWN_SECONDS = 300
@@ -100,7 +100,7 @@ def test_demo_loads_models_exports_then_runs_incrementally(demo, tmp_path, bytec
     assert "bigcommerce.orders                  1500 rows" in first
     assert "exports/repeat_buyers: entered " in first
     assert "Audience_repeat_buyers" in first
-    assert "python -m bigcommerce_assets.sandbox.demo --ui" in first
+    assert "python -m bigcommerce_sandbox.demo --ui" in first
     assert "Incremental run" not in first
     assert "Incremental run: the warehouse already holds the store up to" in second
     assert "with 14 API requests" in second  # a page of each list, 8 new orders' transactions

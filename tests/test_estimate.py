@@ -16,8 +16,8 @@ from test_extraction import FIRST_DAY, LAST_DAY, TABLES, load, metadata
 from bigcommerce_assets.estimate import build_estimate_job
 from bigcommerce_assets.forecast import Quota, v2_pages, v3_pages
 from bigcommerce_assets.pacing import QuotaReading
-from bigcommerce_assets.sandbox import SandboxServer, SandboxStore
-from bigcommerce_assets.sandbox.layout import Sparsity
+from bigcommerce_sandbox import SandboxServer, SandboxStore
+from bigcommerce_sandbox.layout import Sparsity
 
 PARTITIONS = dg.DailyPartitionsDefinition(start_date=FIRST_DAY, end_offset=1)
 ESTIMATE = build_estimate_job(PARTITIONS)

@@ -20,7 +20,7 @@ from audience_jobs.assets import ExportQueueResource, build_export_assets
 from audience_jobs.export import MAX_CONCURRENT_WRITES, MAX_ITEMS_PER_REQUEST
 from audience_jobs.jobs import CustomAttribute, ExportJob
 from audience_jobs.queue import ExportQueue, MemberState
-from bigcommerce_assets.sandbox import SandboxServer, SandboxStore
+from bigcommerce_sandbox import SandboxServer, SandboxStore
 
 REPEAT_BUYERS = ExportJob(id="repeat_buyers", audience="repeat_buyers", existing_members=True)
 UPSERTS = "v3/customers/attribute-values"

@@ -11,8 +11,8 @@ import pytest
 from conftest import AS_OF, HISTORY_DAYS, make_store, resources
 
 from bigcommerce_assets.assets import build_extraction_assets
-from bigcommerce_assets.sandbox import SandboxServer, SandboxStore
 from bigcommerce_assets.sources import ENDPOINTS
+from bigcommerce_sandbox import SandboxServer, SandboxStore
 
 FIRST_DAY = (AS_OF - timedelta(days=HISTORY_DAYS + 1)).date().isoformat()
 LAST_DAY = AS_OF.date().isoformat()

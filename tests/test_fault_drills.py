@@ -38,7 +38,7 @@ from audience_jobs.export import MAX_CONCURRENT_WRITES, MAX_ITEMS_PER_REQUEST
 from audience_jobs.jobs import CustomAttribute, ExportJob
 from audience_jobs.queue import ExportQueue, MemberState
 from bigcommerce_assets.abandoned_runs import release_abandoned_runs
-from bigcommerce_assets.sandbox import SandboxServer, SandboxStore
+from bigcommerce_sandbox import SandboxServer, SandboxStore
 
 FAULT_RATES = {"5xx": 0.05, "drop": 0.01, "truncate": 0.01, "cut": 0.01}
 SERVER_ERRORS = (500, 502, 503, 504)

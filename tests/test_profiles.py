@@ -14,8 +14,8 @@ from conftest import AS_OF
 from test_extraction import load
 
 from bigcommerce_assets.assets import RAW_TABLE_KEYS
-from bigcommerce_assets.sandbox import SandboxStore
 from bigcommerce_assets.warehouse import WarehouseResource
+from bigcommerce_sandbox import SandboxStore
 from dbt_like_sql.assets import build_model_assets
 from dbt_like_sql.project import MODELS_DIR, load_project
 

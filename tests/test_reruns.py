@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from test_extraction import failure_message, load, rows
 
 from bigcommerce_assets.load_marks import OVERLAP
-from bigcommerce_assets.sandbox import SandboxServer, SandboxStore
-from bigcommerce_assets.sandbox.gateway import IncomingRequest, Reply
+from bigcommerce_sandbox import SandboxServer, SandboxStore
+from bigcommerce_sandbox.gateway import IncomingRequest, Reply
 
 # customers, live orders, archived orders, products, categories, store: one page each.
 LISTS = 6

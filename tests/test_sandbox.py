@@ -19,8 +19,8 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from bigcommerce_assets.sandbox import SandboxServer, SandboxStore
-from bigcommerce_assets.sandbox.ratelimit import RequestQuota
+from bigcommerce_sandbox import SandboxServer, SandboxStore
+from bigcommerce_sandbox.ratelimit import RequestQuota
 
 AS_OF = datetime(2026, 11, 20, tzinfo=UTC)
 RATE_LIMIT_HEADERS = (
@@ -959,7 +959,7 @@ def test_cli_prints_where_to_connect_and_stops_on_sigterm() -> None:
     command = [
         sys.executable,
         "-m",
-        "bigcommerce_assets.sandbox",
+        "bigcommerce_sandbox",
         "--port",
         "0",
         "--seed",
@@ -990,7 +990,7 @@ def test_cli_passes_window_competitor_and_body_fault_options() -> None:
     command = [
         sys.executable,
         "-m",
-        "bigcommerce_assets.sandbox",
+        "bigcommerce_sandbox",
         *("--port", "0", "--customers", "10", "--orders", "30"),
         *("--quota", "10", "--window-ms", "60000", "--rate-window", "sliding"),
         *("--competitor-share", "0.5", "--fault-empty", "1"),

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from bigcommerce_assets.sandbox import SandboxServer, SandboxStore
+from bigcommerce_sandbox import SandboxServer, SandboxStore
 
 TIMEOUT = 10
 READ_ONLY_TOKEN = "read-only-token"

@@ -16,7 +16,7 @@ from audience_jobs.assets import ExportQueueResource, build_export_assets
 from audience_jobs.jobs import ExportJob
 from audience_jobs.queue import ExportQueue, MemberState
 from audience_jobs.sensors import JOB_TAG, build_export_sensor
-from bigcommerce_assets.sandbox import SandboxServer
+from bigcommerce_sandbox import SandboxServer
 
 JOB = ExportJob(id="loyal", audience="repeat_buyers")
 SENSOR = build_export_sensor([JOB])

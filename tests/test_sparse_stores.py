@@ -16,8 +16,8 @@ from test_extraction import load
 
 from bigcommerce_assets.assets import RAW_TABLE_KEYS
 from bigcommerce_assets.raw_tables import DECLARED_CHILD_COLUMNS, DECLARED_COLUMNS
-from bigcommerce_assets.sandbox import SandboxServer, SandboxStore
-from bigcommerce_assets.sandbox.layout import Sparsity
+from bigcommerce_sandbox import SandboxServer, SandboxStore
+from bigcommerce_sandbox.layout import Sparsity
 from dbt_like_sql.checks import RULES
 from dbt_like_sql.project import MODELS_DIR, load_project
 

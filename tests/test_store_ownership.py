@@ -19,9 +19,9 @@ from audience_jobs.jobs import ExportJob
 from audience_jobs.queue import ExportQueue
 from bigcommerce_assets.ownership import OWNER_TABLE
 from bigcommerce_assets.resources import BigCommerceResource, DltRunnerResource
-from bigcommerce_assets.sandbox import SandboxServer, SandboxStore
 from bigcommerce_assets.sources import ModifiedWindow, bigcommerce_source
 from bigcommerce_assets.warehouse import WarehouseResource
+from bigcommerce_sandbox import SandboxServer, SandboxStore
 
 REPEAT_BUYERS = ExportJob(id="repeat_buyers", audience="repeat_buyers", existing_members=True)
 FIX = "point DUCKDB_PATH, AUDIENCE_QUEUE_PATH and DLT_PIPELINES_DIR at a folder of this store's own"

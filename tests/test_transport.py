@@ -5,7 +5,7 @@ import pytest
 from conftest import make_store
 from test_extraction import TABLES, count, failure_message, load, metadata
 
-from bigcommerce_assets.sandbox import SandboxServer
+from bigcommerce_sandbox import SandboxServer
 
 RETRY_COUNTS = (
     "retried_5xx",

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 
 import psutil
 
-from bigcommerce_assets.sandbox.demo_folder import (
+from bigcommerce_sandbox.demo_folder import (
     PROJECT_DIR,
     DemoFolder,
     demo_store,

@@ -19,8 +19,9 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from bigcommerce_assets.sandbox import SandboxStore
-from bigcommerce_assets.sandbox.demo_folder import (
+from bigcommerce_assets.sources import ENDPOINTS
+from bigcommerce_sandbox import SandboxStore
+from bigcommerce_sandbox.demo_folder import (
     NEW_ORDERS_PER_RUN,
     DemoFolder,
     demo_store,
@@ -29,8 +30,7 @@ from bigcommerce_assets.sandbox.demo_folder import (
     serve,
     store_state,
 )
-from bigcommerce_assets.sandbox.demo_ui import open_ui
-from bigcommerce_assets.sources import ENDPOINTS
+from bigcommerce_sandbox.demo_ui import open_ui
 from dbt_like_sql.audiences import AUDIENCE_LAYER
 from dbt_like_sql.project import MODELS_DIR
 
@@ -39,7 +39,7 @@ UI_PORT = 3000
 
 def main(argv: list[str] | None = None) -> int:
     """Run the demo, or open the UI on it; returns the process exit code."""
-    parser = argparse.ArgumentParser(prog="python -m bigcommerce_assets.sandbox.demo")
+    parser = argparse.ArgumentParser(prog="python -m bigcommerce_sandbox.demo")
     parser.add_argument(
         "--ui", action="store_true", help="open the Dagster UI on the demo, its store serving"
     )
@@ -109,7 +109,7 @@ def run_demo(folder: DemoFolder) -> int:
         )
     print(
         "\nOpen the Dagster UI on this data, with this store serving (Ctrl-C stops both):\n"
-        "  .venv/bin/python -m bigcommerce_assets.sandbox.demo --ui\n"
+        "  .venv/bin/python -m bigcommerce_sandbox.demo --ui\n"
         f"Run this command again for an incremental load. The demo keeps to {folder.path}; "
         "your own store's data never mixes with it (README: Connect a real store)."
     )

@@ -1,7 +1,7 @@
 """Command line: serve a synthetic store in the foreground until SIGINT or SIGTERM.
 
-python -m bigcommerce_assets.sandbox --port 8765 --seed 1 --customers 500 --orders 1500
-python -m bigcommerce_assets.sandbox --quota 45 --window-ms 3000 --rate-window sliding \
+python -m bigcommerce_sandbox --port 8765 --seed 1 --customers 500 --orders 1500
+python -m bigcommerce_sandbox --quota 45 --window-ms 3000 --rate-window sliding \
     --competitor-share 0.33 --fault-cut 0.01
 """
 
@@ -21,7 +21,7 @@ from .store import SandboxStore
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m bigcommerce_assets.sandbox",
+        prog="python -m bigcommerce_sandbox",
         description="Serve a synthetic BigCommerce store locally.",
     )
     parser.add_argument("--host", default="127.0.0.1")

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from bigcommerce_assets.sandbox import SandboxServer, SandboxStore
+from bigcommerce_sandbox import SandboxServer, SandboxStore
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
+PROJECT_DIR = Path(__file__).resolve().parents[1]
 INSTANCE_CONFIG = PROJECT_DIR / "data" / "dagster_home" / "dagster.yaml"
 HISTORY_DAYS = 90
 CUSTOMERS = 500
