@@ -42,7 +42,6 @@ SCOPES = {
     "v3/orders": "Order Transactions (store_v2_transactions_read_only)",
     "v3/catalog": "Products (store_v2_products_read_only)",
     "v2/store": "Information & Settings (store_v2_information_read_only)",
-    "v2/time": "Information & Settings (store_v2_information_read_only)",
 }
 # API.md §2: writing customers, their attributes and attribute values needs the modify scope.
 WRITE_SCOPE = "Customers modify (store_v2_customers)"

@@ -1,9 +1,8 @@
-"""v3 customer attributes and attribute values: list, create, rename, upsert and delete
-(API.md section 3)."""
+"""v3 customer attributes and attribute values, as the export calls them: list and create
+attributes; list, upsert and delete values (API.md section 3)."""
 
 from __future__ import annotations
 
-from .attributes import MAX_ATTRIBUTES
 from .bodies import batch, is_integer, refuse
 from .responses import ApiError, ApiResponse, v3_page
 from .routes import ApiRequest
@@ -19,18 +18,9 @@ def _valid_name(name: object) -> bool:
 
 
 def list_attributes(request: ApiRequest) -> ApiResponse:
-    """GET /v3/customers/attributes."""
-    params = request.params
-    page, limit = params.paging(request.page_limit_max)
-    name, like, kind = params.text("name"), params.text("name:like"), params.text("type")
-    attributes = [
-        attribute
-        for attribute in request.store.attributes()
-        if (name is None or attribute["name"] == name)
-        and (like is None or like.lower() in attribute["name"].lower())
-        and (kind is None or attribute["type"] == kind)
-    ]
-    return v3_page(ListSelection(attributes), page=page, limit=limit)
+    """GET /v3/customers/attributes: every attribute of the store, paged."""
+    page, limit = request.params.paging(request.page_limit_max)
+    return v3_page(ListSelection(request.store.attributes()), page=page, limit=limit)
 
 
 def create_attributes(request: ApiRequest) -> ApiResponse:
@@ -48,34 +38,6 @@ def create_attributes(request: ApiRequest) -> ApiResponse:
     if isinstance(created, str):
         raise ApiError(422, f"The attributes were not created: {created}.", {"name": created})
     return ApiResponse(200, {"data": created, "meta": {}})
-
-
-def rename_attributes(request: ApiRequest) -> ApiResponse:
-    """PUT /v3/customers/attributes: only the name can change."""
-    items = batch(request.body, max_items=MAX_ATTRIBUTES)
-    known = {attribute["name"]: attribute["id"] for attribute in request.store.attributes()}
-    problems = {}
-    for index, item in enumerate(items):
-        if item.get("id") not in known.values():
-            problems[f"{index}.id"] = "no customer attribute has this id"
-        name = item.get("name")
-        if not _valid_name(name):
-            problems[f"{index}.name"] = f"must be a string of 1 to {NAME_MAX} characters"
-        elif known.get(name, item.get("id")) != item.get("id"):
-            problems[f"{index}.name"] = f"an attribute named {name!r} already exists"
-        if "type" in item:
-            problems[f"{index}.type"] = "cannot be changed; delete and recreate the attribute"
-    refuse(problems)
-    names = {item["id"]: item["name"] for item in items}
-    return ApiResponse(200, {"data": request.store.customer_attributes.rename(names, request.now)})
-
-
-def delete_attributes(request: ApiRequest) -> ApiResponse:
-    """DELETE /v3/customers/attributes?id:in=...: also deletes their values."""
-    ids = request.params.integers("id:in")
-    if ids:
-        request.store.customer_attributes.delete(ids)
-    return ApiResponse(204)
 
 
 def list_attribute_values(request: ApiRequest) -> ApiResponse:

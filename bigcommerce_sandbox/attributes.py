@@ -77,25 +77,6 @@ class CustomerAttributes:
                 created.append(copy.deepcopy(attribute))
             return created
 
-    def rename(self, names: dict[int, str], now: int) -> list[dict]:
-        """Give existing attributes new names (the type cannot change)."""
-        with self._lock:
-            for attribute_id, name in names.items():
-                self._attributes[attribute_id].update(name=name, date_modified=iso(now))
-            return copy.deepcopy([self._attributes[attribute_id] for attribute_id in names])
-
-    def delete(self, attribute_ids: frozenset[int]) -> None:
-        """Remove attributes and, with them, every customer's value for them."""
-        with self._lock:
-            for attribute_id in attribute_ids:
-                self._attributes.pop(attribute_id, None)
-            self._values = {
-                value_id: value
-                for value_id, value in self._values.items()
-                if value["attribute_id"] not in attribute_ids
-            }
-            self._index_values()
-
     def upsert(self, entries: list[tuple[int, int, str]], now: int) -> list[dict]:
         """Set values given as (customer_id, attribute_id, value): an existing pair is updated,
         a new one created."""

@@ -14,10 +14,8 @@ from typing import Any
 from .attribute_endpoints import (
     create_attributes,
     delete_attribute_values,
-    delete_attributes,
     list_attribute_values,
     list_attributes,
-    rename_attributes,
     upsert_attribute_values,
 )
 from .faults import BODY_FAULTS, FaultPlan, corrupt_body
@@ -26,7 +24,7 @@ from .ratelimit import QuotaState, RequestQuota
 from .responses import ApiError, ApiResponse, error_body
 from .routes import ApiRequest, Route, find_route
 from .store import SandboxStore
-from .v2_endpoints import count_orders, get_store, get_time, list_order_products, list_orders
+from .v2_endpoints import count_orders, get_store, list_order_products, list_orders
 from .v3_endpoints import (
     list_categories,
     list_customers,
@@ -42,8 +40,6 @@ ROUTES = (
     Route("PUT", r"v3/customers", CUSTOMERS, update_customers, WRITE_CONCURRENCY),
     Route("GET", r"v3/customers/attributes", CUSTOMERS, list_attributes),
     Route("POST", r"v3/customers/attributes", CUSTOMERS, create_attributes, WRITE_CONCURRENCY),
-    Route("PUT", r"v3/customers/attributes", CUSTOMERS, rename_attributes, WRITE_CONCURRENCY),
-    Route("DELETE", r"v3/customers/attributes", CUSTOMERS, delete_attributes),
     Route("GET", r"v3/customers/attribute-values", CUSTOMERS, list_attribute_values),
     Route(
         "PUT",
@@ -60,7 +56,6 @@ ROUTES = (
     Route("GET", r"v3/catalog/products", "store_v2_products", list_products),
     Route("GET", r"v3/catalog/trees/categories", "store_v2_products", list_categories),
     Route("GET", r"v2/store", "store_v2_information", get_store),
-    Route("GET", r"v2/time", "store_v2_information", get_time),
 )
 ALL_SCOPES = frozenset(route.scope for route in ROUTES)
 _STORE_PATH = re.compile(r"/stores/([^/]+)/(.*)")

@@ -1,5 +1,5 @@
 """v2 endpoints: orders (bare arrays, 204 when empty), order count, order products, store
-information and time (API.md sections 4 and 7)."""
+information (API.md sections 4 and 7)."""
 
 from __future__ import annotations
 
@@ -138,8 +138,3 @@ def list_order_products(request: ApiRequest) -> ApiResponse:
 def get_store(request: ApiRequest) -> ApiResponse:
     """GET /v2/store."""
     return ApiResponse(200, request.store.store_info())
-
-
-def get_time(request: ApiRequest) -> ApiResponse:
-    """GET /v2/time."""
-    return ApiResponse(200, {"time": request.now})

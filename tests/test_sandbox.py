@@ -535,16 +535,16 @@ def test_every_response_carries_rate_limit_headers(api: Api) -> None:
 
 
 def test_rate_limit_header_names_are_lowercase_on_the_wire(api: Api) -> None:
-    raw_names = api.get("v2/time").raw.headers.keys()
+    raw_names = api.get("v2/store").raw.headers.keys()
     assert "x-rate-limit-requests-left" in raw_names
 
 
 def test_spent_quota_answers_429_until_the_window_resets() -> None:
     with serving(make_store(), quota=3, window_ms=1000) as (server, api):
-        statuses = [api.get("v2/time").status_code for _ in range(5)]
-        limited = api.get("v2/time")
+        statuses = [api.get("v2/store").status_code for _ in range(5)]
+        limited = api.get("v2/store")
         time.sleep(int(limited.headers["X-Rate-Limit-Time-Reset-Ms"]) / 1000 + 0.05)
-        recovered = api.get("v2/time")
+        recovered = api.get("v2/store")
     assert statuses == [200, 200, 200, 429, 429]
     assert limited.headers["X-Rate-Limit-Requests-Left"] == "0"
     assert limited.headers["X-Retry-After"] == str(
@@ -553,17 +553,16 @@ def test_spent_quota_answers_429_until_the_window_resets() -> None:
     assert limited.json()[0]["status"] == 429
     assert recovered.status_code == 200
     assert recovered.headers["X-Rate-Limit-Requests-Left"] == "2"
-    assert server.count_requests("v2/time", status=429) == 3
+    assert server.count_requests("v2/store", status=429) == 3
 
 
-def test_store_and_time_describe_the_store(api: Api, shop: SandboxStore) -> None:
+def test_store_describes_the_store(api: Api, shop: SandboxStore) -> None:
     store_info = api.get("v2/store").json()
     assert (store_info["id"], store_info["currency"], store_info["plan_name"]) == (
         shop.store_hash,
         "USD",
         "Standard",
     )
-    assert abs(api.get("v2/time").json()["time"] - time.time()) < 60
 
 
 def test_responses_are_gzipped_when_the_client_accepts_it(api: Api) -> None:
@@ -587,7 +586,7 @@ class SteppedClock:
 
 def peek(server: SandboxServer) -> requests.Response:
     """A request the quota does not count (an unknown store), to read its headers."""
-    return requests.get(f"{server.url}/stores/nosuchstore/v2/store", timeout=TIMEOUT)
+    return requests.get(f"{server.url}/stores/nosuchstore/v3/catalog/products", timeout=TIMEOUT)
 
 
 def left(response: requests.Response) -> int:
@@ -609,11 +608,11 @@ def test_spent_quota_comes_back_as_the_window_model_says(
     gives back all three slots, a sliding one only the oldest request's."""
     options = {"quota": 3, "window_ms": 600, "window_model": window_model}
     with serving(make_store(), **options) as (_, api):
-        spent = [api.get("v2/time")]
+        spent = [api.get("v2/store")]
         time.sleep(0.3)
-        spent += [api.get("v2/time") for _ in range(3)]
+        spent += [api.get("v2/store") for _ in range(3)]
         time.sleep(reset_ms(spent[-1]) / 1000 + 0.05)
-        recovered = [api.get("v2/time") for _ in range(2)]
+        recovered = [api.get("v2/store") for _ in range(2)]
     assert [response.status_code for response in spent] == [200, 200, 200, 429]
     assert spent[-1].headers["X-Retry-After"] == "1"
     assert [(response.status_code, left(response)) for response in recovered] == after_reset
@@ -624,12 +623,12 @@ def test_sliding_window_reset_counts_down_to_the_oldest_request() -> None:
     with serving(make_store(), **options) as (server, api):
         idle = peek(server)
         sent = time.monotonic()
-        first = api.get("v2/time")
+        first = api.get("v2/store")
         answered = time.monotonic()
         time.sleep(0.3)
-        api.get("v2/time"), api.get("v2/time")
+        api.get("v2/store"), api.get("v2/store")
         asked = time.monotonic()
-        limited = api.get("v2/time")
+        limited = api.get("v2/store")
         got = time.monotonic()
     assert (left(idle), reset_ms(idle)) == (3, 600)  # nothing spent: the whole window
     assert (left(first), reset_ms(first)) == (2, 600)
@@ -684,7 +683,7 @@ def test_competitor_takes_its_share_at_each_period_start(
     with serving(make_store(), competitor_share=1 / 3, **options) as (server, api):
         first_period = peek(server)
         time.sleep(reset_ms(first_period) / 1000 + 0.4)
-        second_period = [api.get("v2/time") for _ in range(7)]
+        second_period = [api.get("v2/store") for _ in range(7)]
         time.sleep(reset_ms(second_period[-1]) / 1000 + 0.05)
         third_period = peek(server)
         time.sleep(reset_ms(third_period) / 1000 + 0.3)
@@ -701,7 +700,7 @@ def test_competitor_takes_its_share_at_each_period_start(
     assert competitor.bursts >= 3
     assert (competitor.spent, competitor.refused) == (3 * competitor.bursts, 0)
     assert (spent, refused) == (competitor.spent, 0)
-    assert server.count_requests("v2/time") == 7  # the competitor's requests are not logged
+    assert server.count_requests("v2/store") == 7  # the competitor's requests are not logged
 
 
 # Faults and the request log
@@ -747,7 +746,7 @@ def test_random_faults_repeat_with_the_same_seed() -> None:
     runs = []
     for _ in range(2):
         with serving(make_store(), fault_rates={"5xx": 0.4}, fault_seed=3) as (_, api):
-            runs.append([api.get("v2/time").status_code for _ in range(20)])
+            runs.append([api.get("v2/store").status_code for _ in range(20)])
     assert runs[0] == runs[1]
     assert 200 in runs[0] and any(status >= 500 for status in runs[0])
 
@@ -881,7 +880,7 @@ def test_random_body_faults_repeat_with_the_same_seed() -> None:
     for _ in range(2):
         with serving(make_store(), fault_rates=rates, fault_seed=5) as (server, api):
             for _ in range(40):
-                api.get("v2/time")
+                api.get("v2/store")
             runs.append([request.fault for request in server.requests])
     assert runs[0] == runs[1]
     assert set(runs[0]) == {None, "cut", "html", "empty"}
