@@ -11,11 +11,11 @@ from audience_jobs.jobs import ExportJob
 from audience_jobs.members import MembersUnavailableError, read_members
 from audience_jobs.queue import ExportQueue
 from bigcommerce_assets.client import BigCommerceError
-from bigcommerce_assets.ownership import StateError
 from bigcommerce_assets.resources import BigCommerceResource
 from bigcommerce_assets.transport import RequestStats
-from bigcommerce_assets.warehouse import WAREHOUSE_POOL, WarehouseResource
 from dbt_like_sql.assets import REBUILD_AFTER_UPDATES, model_key
+from warehouse.ownership import StateError
+from warehouse.resource import WAREHOUSE_POOL, WarehouseResource
 
 GROUP = "exports"
 QUEUE_KEY = dg.AssetKey([GROUP, "membership_changes"])

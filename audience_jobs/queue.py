@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from bigcommerce_assets.ownership import QUEUE_FIX, StoreIdentity, refusal
+from warehouse.ownership import QUEUE_FIX, StoreIdentity, refusal
 
 Kind = Literal["entry", "exit", "update"]
 Part = Literal["attribute_values", "removals", "customer_fields"]

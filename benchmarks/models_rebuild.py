@@ -26,11 +26,11 @@ import duckdb
 from bigcommerce_assets.assets import RAW_TABLE_KEYS
 from bigcommerce_assets.client import Page
 from bigcommerce_assets.sources import ModifiedWindow, bigcommerce_source
-from bigcommerce_assets.warehouse import WarehouseResource
 from bigcommerce_sandbox import SandboxStore
 from dbt_like_sql.audiences import AUDIENCE_LAYER, record_membership
 from dbt_like_sql.project import MODELS_DIR, load_project
 from dbt_like_sql.runner import build_model
+from warehouse.resource import WarehouseResource
 
 PAGE = 250
 

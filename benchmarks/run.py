@@ -35,7 +35,7 @@ from benchmarks.sandbox_process import SandboxProcess, ServedLog, ServedStore
 from bigcommerce_assets.assets import build_extraction_assets
 from bigcommerce_assets.resources import BigCommerceResource, DltRunnerResource
 from bigcommerce_assets.sources import ENDPOINTS
-from bigcommerce_assets.warehouse import WarehouseResource
+from warehouse.resource import WarehouseResource
 
 
 @dataclass(frozen=True)

@@ -18,12 +18,12 @@ from bigcommerce_assets.load_marks import (
     record_marks,
     resume_window,
 )
-from bigcommerce_assets.ownership import StateError
 from bigcommerce_assets.raw_tables import create_empty_child_tables
 from bigcommerce_assets.resources import BigCommerceResource, DltRunnerResource
 from bigcommerce_assets.sources import ENDPOINTS, ModifiedWindow, bigcommerce_source
 from bigcommerce_assets.transport import RequestStats
-from bigcommerce_assets.warehouse import WAREHOUSE_POOL, WarehouseResource
+from warehouse.ownership import StateError
+from warehouse.resource import WAREHOUSE_POOL, WarehouseResource
 
 GROUP = "bigcommerce"
 # What dagster-dlt reports that a person reads in the UI. A range run records one event per day

@@ -14,11 +14,11 @@ from bigcommerce_assets.client import DEFAULT_API_URL
 from bigcommerce_assets.estimate import build_estimate_job
 from bigcommerce_assets.resources import BigCommerceResource, DltRunnerResource
 from bigcommerce_assets.schedules import build_extraction_schedules, build_rebuild_sensor
-from bigcommerce_assets.warehouse import WarehouseResource
 from dbt_like_sql.assets import build_model_assets
 from dbt_like_sql.audiences import AUDIENCE_LAYER
 from dbt_like_sql.checks import build_model_checks
 from dbt_like_sql.project import MODELS_DIR, load_project
+from warehouse.resource import WarehouseResource
 
 # Where the warehouse, the export queue and dlt's folder live unless their own variables say.
 DATA_DIR = Path(

@@ -9,7 +9,7 @@ from dagster_dlt import DagsterDltResource
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
 from bigcommerce_assets.client import DEFAULT_API_URL, BigCommerceClient, parse_store_hash
-from bigcommerce_assets.ownership import (
+from warehouse.ownership import (
     PIPELINES_FIX,
     OtherStoreError,
     StoreIdentity,
@@ -17,7 +17,7 @@ from bigcommerce_assets.ownership import (
     recorded_pipelines_owner,
     refusal,
 )
-from bigcommerce_assets.warehouse import WarehouseResource
+from warehouse.resource import WarehouseResource
 
 PIPELINE_NAME = "bigcommerce"
 

@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 import dagster as dg
 from pydantic import Field
 
-from bigcommerce_assets.warehouse import WAREHOUSE_POOL, WarehouseResource
 from dbt_like_sql.audiences import AUDIENCE_LAYER, AudienceError, record_membership
 from dbt_like_sql.project import MODEL_SCHEMA, Model, ModelProject, ModelProjectError
 from dbt_like_sql.runner import ModelBuildError, build_model
+from warehouse.resource import WAREHOUSE_POOL, WarehouseResource
 
 GROUP = "models"
 # Dagster's standard table metadata keys (what its TableMetadataSet writes; that class is not

@@ -4,8 +4,8 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from bigcommerce_assets.warehouse import WAREHOUSE_POOL, WarehouseResource
 from dbt_like_sql.assets import model_key
+from warehouse.resource import WAREHOUSE_POOL, WarehouseResource
 
 
 @dataclass(frozen=True)

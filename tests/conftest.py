@@ -10,8 +10,8 @@ import dagster as dg
 import pytest
 
 from bigcommerce_assets.resources import BigCommerceResource, DltRunnerResource
-from bigcommerce_assets.warehouse import WarehouseResource
 from bigcommerce_sandbox import SandboxServer, SandboxStore
+from warehouse.resource import WarehouseResource
 
 AS_OF = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 HISTORY_DAYS = 30

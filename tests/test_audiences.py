@@ -9,9 +9,9 @@ from conftest import AS_OF
 from test_extraction import LAST_DAY, load
 
 from bigcommerce_assets.assets import RAW_TABLE_KEYS
-from bigcommerce_assets.warehouse import WarehouseResource
 from dbt_like_sql.assets import build_model_assets
 from dbt_like_sql.project import MODELS_DIR, load_project
+from warehouse.resource import WarehouseResource
 
 MODEL_ASSETS = build_model_assets(
     load_project(MODELS_DIR, RAW_TABLE_KEYS), source_keys=RAW_TABLE_KEYS

@@ -6,8 +6,8 @@ from conftest import AS_OF
 from test_audiences import MODEL_ASSETS, build
 from test_extraction import load
 
-from bigcommerce_assets.warehouse import WarehouseResource
 from dbt_like_sql.checks import RULES, build_model_checks
+from warehouse.resource import WarehouseResource
 
 CHECKS = build_model_checks({key.path[-1] for asset in MODEL_ASSETS for key in asset.keys})
 

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 import dagster as dg
 
 from bigcommerce_assets.schedules import RANGE_END_TAG, RANGE_START_TAG
-from bigcommerce_assets.warehouse import WAREHOUSE_POOL
 from dbt_like_sql.assets import GROUP as MODELS_GROUP
+from warehouse.resource import WAREHOUSE_POOL
 
 if TYPE_CHECKING:
     from dagster_dev import DagsterDev

@@ -7,10 +7,10 @@ import dagster as dg
 import duckdb
 import pytest
 
-from bigcommerce_assets.warehouse import WarehouseResource
 from dbt_like_sql.assets import build_model_assets
 from dbt_like_sql.project import ModelProjectError, load_project
 from dbt_like_sql.runner import ModelBuildError, build_model
+from warehouse.resource import WarehouseResource
 
 SQL_PROJECTS = Path(__file__).parent / "sql_projects"
 SHOP = SQL_PROJECTS / "shop"

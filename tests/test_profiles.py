@@ -14,10 +14,10 @@ from conftest import AS_OF
 from test_extraction import load
 
 from bigcommerce_assets.assets import RAW_TABLE_KEYS
-from bigcommerce_assets.warehouse import WarehouseResource
 from bigcommerce_sandbox import SandboxStore
 from dbt_like_sql.assets import build_model_assets
 from dbt_like_sql.project import MODELS_DIR, load_project
+from warehouse.resource import WarehouseResource
 
 NOT_COUNTED_STATUSES = {0, 4, 5, 6}
 CENT_FRACTION = Decimal("0.0001")

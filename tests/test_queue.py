@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from audience_jobs.queue import Backlog, Change, Enqueued, ExportQueue, MemberState, ParkedChange
-from bigcommerce_assets.ownership import OtherStoreError, StoreIdentity
+from warehouse.ownership import OtherStoreError, StoreIdentity
 
 JOB = "vip_export"
 AUDIENCE = "Audience_vip_export"

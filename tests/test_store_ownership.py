@@ -17,11 +17,11 @@ from test_extraction import EXTRACTION, FIRST_DAY, LAST_DAY
 from audience_jobs.assets import ExportQueueResource, build_export_assets
 from audience_jobs.jobs import ExportJob
 from audience_jobs.queue import ExportQueue
-from bigcommerce_assets.ownership import OWNER_TABLE
 from bigcommerce_assets.resources import BigCommerceResource, DltRunnerResource
 from bigcommerce_assets.sources import ModifiedWindow, bigcommerce_source
-from bigcommerce_assets.warehouse import WarehouseResource
 from bigcommerce_sandbox import SandboxServer, SandboxStore
+from warehouse.ownership import OWNER_TABLE
+from warehouse.resource import WarehouseResource
 
 REPEAT_BUYERS = ExportJob(id="repeat_buyers", audience="repeat_buyers", existing_members=True)
 FIX = "point DUCKDB_PATH, AUDIENCE_QUEUE_PATH and DLT_PIPELINES_DIR at a folder of this store's own"

@@ -7,7 +7,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from bigcommerce_assets.ownership import (
+from warehouse.ownership import (
     StateError,
     StoreIdentity,
     check_warehouse,
