@@ -5,8 +5,11 @@ from datetime import UTC, datetime
 
 import dagster as dg
 from dagster_dlt import DagsterDltTranslator, dlt_assets
+
+# dagster-dlt exports no shorter name for the translator's argument, nor dlt for its step error.
 from dagster_dlt.translator import DltResourceTranslatorData
 from dlt.pipeline.exceptions import PipelineStepFailed
+from dlt.sources import DltSource
 from pydantic import Field
 
 from bigcommerce_assets.client import DEFAULT_API_URL, BigCommerceClient, BigCommerceError
@@ -21,7 +24,6 @@ from bigcommerce_assets.load_marks import (
 from bigcommerce_assets.raw_tables import create_empty_child_tables
 from bigcommerce_assets.resources import BigCommerceResource, DltRunnerResource
 from bigcommerce_assets.sources import ENDPOINTS, ModifiedWindow, bigcommerce_source
-from bigcommerce_assets.transport import RequestStats
 from warehouse.ownership import StateError
 from warehouse.resource import WAREHOUSE_POOL, WarehouseResource
 
@@ -61,7 +63,7 @@ class BigCommerceTranslator(DagsterDltTranslator):
         )
 
 
-def _spec_source() -> object:
+def _spec_source() -> DltSource:
     """The source as asset specs see it: tables, names and docstrings, no store bound."""
     unbound = BigCommerceClient(api_url=DEFAULT_API_URL, store_hash="unbound", access_token="-")
     epoch = datetime.fromtimestamp(0, UTC)
@@ -75,7 +77,10 @@ def build_extraction_assets(
 
     @dlt_assets(
         dlt_source=_spec_source(),
-        dlt_pipeline=None,
+        # No pipeline at import, which would create dlt's folder: each run builds its own from
+        # the resources. dagster-dlt types this argument as required, yet its translator takes
+        # None (DltResourceTranslatorData.pipeline is optional).
+        dlt_pipeline=None,  # type: ignore[arg-type]
         name="bigcommerce",
         dagster_dlt_translator=BigCommerceTranslator(),
         partitions_def=partitions_def,
@@ -124,6 +129,8 @@ def build_extraction_assets(
             client.close()
         last_day = context.partition_keys[-1]
         for result in results:
+            if result.asset_key is None:
+                raise dg.Failure(description="dagster-dlt reported a load without its table.")
             table = result.asset_key.path[-1]
             reported = result.metadata or {}
             if COLUMN_SCHEMA in reported:
@@ -136,7 +143,7 @@ def build_extraction_assets(
                 asset_key=result.asset_key,
                 metadata={
                     **{k: v for k, v in reported.items() if k in DLT_METADATA_KEPT},
-                    **_cost(client, table),
+                    **client.cost(ENDPOINTS[table]).metadata(),
                     **window.describe(),
                 },
             )
@@ -176,13 +183,6 @@ def _resume(
                 f"{moment + OVERLAP}; reading from {moment}."
             )
     return resume
-
-
-def _cost(client: BigCommerceClient, table: str) -> dict[str, int | float]:
-    """What reading one table cost: API requests, 429s, seconds waited for quota, and the
-    transient faults retried, by kind."""
-    stats = sum((client.stats.get(e, RequestStats()) for e in ENDPOINTS[table]), RequestStats())
-    return stats.metadata()
 
 
 def _reason(error: PipelineStepFailed) -> str:

@@ -6,7 +6,8 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from types import TracebackType
+from typing import Any, Literal
 
 import requests
 from dlt.sources.helpers.requests.retry import Client
@@ -47,6 +48,8 @@ SCOPES = {
 WRITE_SCOPE = "Customers modify (store_v2_customers)"
 # API.md §9: a write BigCommerce refuses because of what it carries, not how it was sent.
 REJECTION_STATUSES = (404, 422)
+WriteMethod = Literal["PUT", "POST", "DELETE"]
+Method = Literal["GET", WriteMethod]
 _HASH = re.compile(r"[a-z0-9]+")
 _HASH_IN_URL = re.compile(r"store-([a-z0-9]+)\.mybigcommerce\.com|/stores/([a-z0-9]+)(?:/|$)")
 
@@ -118,11 +121,19 @@ class _ShortPagePaginator(PageNumberPaginator):
     def __init__(self, limit: int) -> None:
         super().__init__(base_page=1, page_param="page", total_path=None)
         self.limit = limit
+        self.short_page_seen = False
+
+    def init_request(self, request: requests.Request) -> None:
+        self.short_page_seen = False
+        super().init_request(request)
 
     def update_state(self, response: requests.Response, data: list[Any] | None = None) -> None:
         super().update_state(response, data)
-        if data is not None and len(data) < self.limit:
-            self._has_next_page = False
+        self.short_page_seen = data is not None and len(data) < self.limit
+
+    @property
+    def has_next_page(self) -> bool:
+        return super().has_next_page and not self.short_page_seen
 
 
 def _raise_for_status(response: requests.Response, *args: Any, **kwargs: Any) -> None:
@@ -219,14 +230,7 @@ class BigCommerceClient:
 
     def fetch(self, path: str, *, params: dict[str, Any] | None = None) -> Any:
         """GET one resource; None when BigCommerce answers 204 (an order without transactions)."""
-        with self._explained("GET", path):
-            try:
-                response = self._rest.get(
-                    path, params=params, hooks={"response": [_raise_for_status]}
-                )
-            except IgnoreResponseException:
-                return None
-        return response.json()
+        return self._call("GET", path, params=params)
 
     def fetch_each(self, paths: Iterable[str]) -> Iterator[tuple[str, Any]]:
         """GET many resources concurrently within the quota, yielding (path, body) in order."""
@@ -236,7 +240,7 @@ class BigCommerceClient:
 
     def write(
         self,
-        method: str,
+        method: WriteMethod,
         path: str,
         *,
         body: list[dict[str, Any]] | None = None,
@@ -248,6 +252,17 @@ class BigCommerceClient:
             RejectedError: BigCommerce refused the items (404 or 422).
             BigCommerceError: any other failure, after the same retries as reads.
         """
+        return self._call(method, path, body=body, params=params)
+
+    def _call(
+        self,
+        method: Method,
+        path: str,
+        *,
+        body: list[dict[str, Any]] | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> Any:
+        """Send one request: the body of its answer, None for a 204, else one sentence."""
         with self._explained(method, path):
             try:
                 response = self._rest.request(
@@ -260,6 +275,12 @@ class BigCommerceClient:
             except IgnoreResponseException:
                 return None
         return response.json()
+
+    def cost(self, endpoints: Iterable[str] | None = None) -> RequestStats:
+        """What the calls so far cost, over every endpoint or only the ones named (as
+        `endpoint_of` names them); `.metadata()` gives the figures runs record."""
+        names = self.stats.keys() if endpoints is None else endpoints
+        return sum((self.stats.get(name, RequestStats()) for name in names), RequestStats())
 
     @property
     def quota(self) -> QuotaReading | None:
@@ -283,7 +304,9 @@ class _FailureExplainer:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, kind: type | None, error: BaseException | None, tb: Any) -> bool:
+    def __exit__(
+        self, kind: type | None, error: BaseException | None, tb: TracebackType | None
+    ) -> Literal[False]:
         if isinstance(error, requests.HTTPError) and error.response is not None:
             response = error.response
             if self.method != "GET" and response.status_code in REJECTION_STATUSES:

@@ -72,12 +72,7 @@ def build_estimate_job(partitions: dg.TimeWindowPartitionsDefinition) -> dg.JobD
             quota_share=config.quota_share,
             transactions_since=transactions_since,
         )
-        context.add_output_metadata(
-            {
-                **forecast.metadata(),
-                "forecast_requests": sum(stats.requests for stats in client.stats.values()),
-            }
-        )
+        context.add_output_metadata({**forecast.metadata(), **client.cost().metadata()})
         context.log.info(forecast.summary())
 
     @dg.job(

@@ -8,8 +8,11 @@ in them. tests/test_sparse_stores.py checks these declarations against every
 `bigcommerce.<table>.<column>` the models read.
 """
 
+from collections.abc import Iterable
+from typing import Any, Protocol, runtime_checkable
+
 import dlt
-from dlt.common.schema.typing import TColumnSchema
+from dlt.common.schema import TColumnSchema
 
 EXCHANGE_RATE_COLUMNS = ("currency_exchange_rate", "store_default_to_transactional_exchange_rate")
 _COLUMN_TYPES: dict[str, TColumnSchema] = {
@@ -68,10 +71,26 @@ _CHILD_LINKS: dict[str, TColumnSchema] = {
 }
 
 
-def table_hints(table: str, key: str = "id") -> dict:
+@runtime_checkable
+class _TableReflection(Protocol):
+    """What create_empty_child_tables asks of the destination client: SQL destinations such as
+    DuckDB have both methods, but dlt types `destination_client()` as the base class, which
+    has only the second, and exports no public name for the SQL one."""
+
+    def get_storage_tables(self, table_names: Iterable[str]) -> Iterable[tuple[str, Any]]: ...
+
+    def update_stored_schema(
+        self,
+        only_tables: Iterable[str] | None = None,
+        expected_update: Any = None,
+        force: bool = False,
+    ) -> Any: ...
+
+
+def table_hints(table: str, key: str = "id") -> dict[str, Any]:
     """dlt hints of a raw table: merged on its primary key, with its declared columns and the
     declared columns of its child tables."""
-    hints = {"name": table, "primary_key": key, "write_disposition": "merge"}
+    hints: dict[str, Any] = {"name": table, "primary_key": key, "write_disposition": "merge"}
     children = {
         child: dlt.mark.make_nested_hints(columns={**_CHILD_LINKS, **_hints(columns)})
         for (parent, child), columns in DECLARED_CHILD_COLUMNS.items()
@@ -102,6 +121,8 @@ def create_empty_child_tables(pipeline: dlt.Pipeline) -> list[str]:
     children = [f"{parent}__{child}" for parent, child in DECLARED_CHILD_COLUMNS]
     known = [table for table in children if table in stored.default_schema.tables]
     with stored.destination_client() as destination:
+        if not isinstance(destination, _TableReflection):
+            raise TypeError(f"{type(destination).__name__} cannot list the warehouse's tables.")
         present = {table for table, columns in destination.get_storage_tables(known) if columns}
         missing = [table for table in known if table not in present]
         if missing:

@@ -9,7 +9,7 @@ from decimal import Decimal
 from email.utils import parsedate_to_datetime
 
 import dlt
-from dlt.extract.resource import DltResource
+from dlt.sources import DltResource
 
 from bigcommerce_assets.client import BigCommerceClient
 from bigcommerce_assets.load_marks import BOUND_SLACK, MARKED_TABLES, ModificationsSeen, Resume
@@ -222,10 +222,10 @@ def categories(client: BigCommerceClient) -> Iterator[list[dict]]:
 
 
 @dlt.resource(**table_hints("store"))
-def store(client: BigCommerceClient) -> Iterator[dict]:
+def store(client: BigCommerceClient) -> Iterator[list[dict]]:
     """Store settings: name, default currency, time zone and plan."""
     yield dlt.mark.materialize_table_schema()
-    yield client.fetch("v2/store")
+    yield [client.fetch("v2/store")]
 
 
 def _v3_modified(record: dict) -> datetime | None:
