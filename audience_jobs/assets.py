@@ -12,7 +12,6 @@ from audience_jobs.members import MembersUnavailableError, read_members
 from audience_jobs.queue import ExportQueue
 from bigcommerce_assets.client import BigCommerceError
 from bigcommerce_assets.resources import BigCommerceResource
-from bigcommerce_assets.transport import RequestStats
 from dbt_like_sql.assets import REBUILD_AFTER_UPDATES, model_key
 from warehouse.ownership import StateError
 from warehouse.resource import WAREHOUSE_POOL, WarehouseResource
@@ -20,6 +19,13 @@ from warehouse.resource import WAREHOUSE_POOL, WarehouseResource
 GROUP = "exports"
 QUEUE_KEY = dg.AssetKey([GROUP, "membership_changes"])
 PARKED_SHOWN = 20
+PARKED_SCHEMA = dg.TableSchema(
+    columns=[
+        dg.TableColumn("customer_id", "int"),
+        dg.TableColumn("change", "string"),
+        dg.TableColumn("reason", "string"),
+    ]
+)
 
 
 class ExportQueueResource(dg.ConfigurableResource):
@@ -165,7 +171,7 @@ def _export_asset(job: ExportJob) -> dg.AssetsDefinition:
             metadata={
                 **_report_metadata(report),
                 "skipped_guests": queue.guests_skipped(job.id),
-                **sum(client.stats.values(), RequestStats()).metadata(),
+                **client.cost().metadata(),
                 "queue_depth": queue.backlog(job.id).depth,
                 "parked_changes": _parked_table(queue, job, started),
             }
@@ -184,15 +190,14 @@ def _report_metadata(report: ExportReport) -> dict[str, int]:
     }
 
 
-def _parked_table(queue: ExportQueue, job: ExportJob, since: float) -> dg.MetadataValue:
-    """The changes BigCommerce refused during this run, with its reasons, as a small table."""
-    parked = queue.parked(job.id, since=since)
-    if not parked:
-        return dg.MetadataValue.md("No change was refused.")
-    lines = ["| customer_id | change | reason |", "| --- | --- | --- |"]
-    lines += [
-        f"| {p.customer_id} | {p.kind} | {p.reason.replace('|', '/')} |"
-        for p in parked[:PARKED_SHOWN]
-    ]
-    more = len(parked) - PARKED_SHOWN
-    return dg.MetadataValue.md("\n".join(lines + ([f"\n…and {more} more."] if more > 0 else [])))
+def _parked_table(queue: ExportQueue, job: ExportJob, since: float) -> dg.TableMetadataValue:
+    """The changes BigCommerce refused during this run, with its reasons: the first
+    PARKED_SHOWN of them (`failed` counts them all)."""
+    parked = queue.parked(job.id, since=since)[:PARKED_SHOWN]
+    return dg.MetadataValue.table(
+        [
+            dg.TableRecord({"customer_id": p.customer_id, "change": p.kind, "reason": p.reason})
+            for p in parked
+        ],
+        PARKED_SCHEMA,
+    )

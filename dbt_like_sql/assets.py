@@ -108,11 +108,12 @@ def _model_asset(
         schema = dg.TableSchema(
             columns=[dg.TableColumn(name=name, type=type_) for name, type_ in build.columns]
         )
+        preview = [dg.TableRecord(row) for row in build.preview]
         return dg.MaterializeResult(
             metadata={
                 ROW_COUNT: dg.MetadataValue.int(build.row_count),
                 COLUMN_SCHEMA: dg.MetadataValue.table_schema(schema),
-                "preview": dg.MetadataValue.md(build.preview),
+                "preview": dg.MetadataValue.table(preview, schema),
             }
         )
 

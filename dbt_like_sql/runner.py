@@ -7,6 +7,7 @@ row count, the column types and a five-row preview come back to Python.
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import duckdb
 
@@ -15,6 +16,9 @@ from dbt_like_sql.project import MODEL_SCHEMA, Model
 PREVIEW_ROWS = 5
 # Variable names go into `set variable <name>`; values are bound as parameters.
 _VARIABLE_NAME = re.compile(r"[a-z_][a-z0-9_]*")
+
+
+PreviewValue = str | int | float | bool | None
 
 
 class ModelBuildError(Exception):
@@ -27,7 +31,8 @@ class ModelBuild:
 
     row_count: int
     columns: list[tuple[str, str]]
-    preview: str
+    # The first rows, column name to value; dates, decimals and lists become text.
+    preview: list[dict[str, PreviewValue]]
 
 
 def build_model(
@@ -56,7 +61,7 @@ def build_model(
         connection.execute(f"set variable {name} = ?", [value])
     connection.execute(f"create schema if not exists {MODEL_SCHEMA}")
     # Unqualified names in a model are other models, so resolve them in the models' schema.
-    search_path = connection.execute("select current_setting('search_path')").fetchone()[0]
+    [(search_path,)] = connection.execute("select current_setting('search_path')").fetchall()
     connection.execute("set search_path = ?", [MODEL_SCHEMA])
     try:
         connection.begin()
@@ -72,8 +77,8 @@ def build_model(
 
 
 def _describe(connection: duckdb.DuckDBPyConnection, table: str) -> ModelBuild:
-    """Row count, column types and a markdown preview, computed in DuckDB."""
-    row_count = connection.execute(f"select count(*) from {table}").fetchone()[0]
+    """Row count, column types and the first rows, computed in DuckDB."""
+    [(row_count,)] = connection.execute(f"select count(*) from {table}").fetchall()
     columns = connection.execute(
         "select column_name, data_type from information_schema.columns"
         " where table_catalog = current_database() and table_schema = ? and table_name = ?"
@@ -84,21 +89,14 @@ def _describe(connection: duckdb.DuckDBPyConnection, table: str) -> ModelBuild:
     return ModelBuild(
         row_count=row_count,
         columns=[(name, data_type) for name, data_type in columns],
-        preview=_markdown_table([name for name, _ in columns], rows),
+        preview=[_preview_row([name for name, _ in columns], row) for row in rows],
     )
 
 
-def _markdown_table(header: list[str], rows: list[tuple]) -> str:
-    """A markdown table; `|` and line breaks in values would break its layout, so escape them."""
-    lines = [
-        _markdown_row(header),
-        _markdown_row(["---"] * len(header)),
-        *(_markdown_row(row) for row in rows),
-    ]
-    return "\n".join(lines)
+def _cell(value: object) -> PreviewValue:
+    """A value as a preview shows it: numbers, flags and text as they are, the rest as text."""
+    return value if value is None or isinstance(value, str | int | float | bool) else str(value)
 
 
-def _markdown_row(cells: list | tuple) -> str:
-    texts = ("" if cell is None else str(cell) for cell in cells)
-    escaped = (text.replace("|", "\\|").replace("\n", " ") for text in texts)
-    return "| " + " | ".join(escaped) + " |"
+def _preview_row(names: list[str], row: tuple[Any, ...]) -> dict[str, PreviewValue]:
+    return {name: _cell(value) for name, value in zip(names, row, strict=True)}

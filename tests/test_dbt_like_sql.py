@@ -187,24 +187,16 @@ def test_build_reports_rows_columns_and_preview(tmp_path):
 
     assert build.row_count == 7
     assert build.columns == [("day_number", "BIGINT")]
-    assert build.preview.splitlines() == [
-        "| day_number |",
-        "| --- |",
-        "| 0 |",
-        "| 1 |",
-        "| 2 |",
-        "| 3 |",
-        "| 4 |",
-    ]
+    assert build.preview == [{"day_number": day} for day in range(5)]
 
 
-def test_preview_escapes_pipes_and_line_breaks(tmp_path):
+def test_preview_keeps_text_as_it_is(tmp_path):
     model = load_project(SQL_PROJECTS / "preview", SOURCE_KEYS).model("labels")
 
     with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as db:
         build = build_model(db, model)
 
-    assert build.preview.splitlines()[2] == "| a\\|b | line one line two |"
+    assert build.preview == [{"label": "a|b", "note": "line one\nline two"}]
 
 
 def test_assets_depend_on_models_and_parent_of_child_table():
@@ -245,9 +237,10 @@ def test_materialize_builds_dependent_models_with_metadata(warehouse_path):
             dg.TableColumn(name="customers", type="BIGINT"),
         ]
     )
-    assert materialization.metadata["preview"].value.splitlines()[:2] == [
-        "| domain | customers |",
-        "| --- | --- |",
+    preview = materialization.metadata["preview"].value
+    assert sorted((record.data for record in preview.records), key=str) == [
+        {"domain": "mail.example", "customers": 1},
+        {"domain": "shop.example", "customers": 2},
     ]
 
 

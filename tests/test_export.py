@@ -232,7 +232,8 @@ def test_rejected_item_is_parked_while_the_rest_lands(server, store, tmp_path):
     assert (metadata["sent"], metadata["failed"], metadata["queue_depth"]) == (5, 1, 0)
     [parked] = queue.parked(job.id)
     assert parked.customer_id == unknown and "no customer has this id" in parked.reason
-    assert "no customer has this id" in metadata["parked_changes"]
+    [shown] = metadata["parked_changes"].records
+    assert shown.data == {"customer_id": unknown, "change": "entry", "reason": parked.reason}
     assert server.count_requests(UPSERTS, method="PUT", status=422) == 1
 
 
