@@ -26,6 +26,10 @@ Kind = Literal["entry", "exit", "update"]
 Part = Literal["attribute_values", "removals", "customer_fields"]
 PARTS: tuple[Part, ...] = ("attribute_values", "removals", "customer_fields")
 BUSY_TIMEOUT_SECONDS = 30
+# The file records the version of _SCHEMA it holds (`pragma user_version`), so the schema and
+# WAL mode, which both persist in the file, are set up once per file, not on every connection.
+# Raise it when _SCHEMA changes.
+SCHEMA_VERSION = 1
 
 _SCHEMA = """
 create table if not exists pending_changes (
@@ -141,8 +145,9 @@ class ExportQueue:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS)
         try:
-            connection.execute("pragma journal_mode = wal")
-            connection.executescript(_SCHEMA)
+            [(version,)] = connection.execute("pragma user_version").fetchall()
+            if version < SCHEMA_VERSION:
+                _prepare(connection)
             with connection:
                 yield connection
         finally:
@@ -228,7 +233,7 @@ class ExportQueue:
         with self._connect() as db:
             owner = _owner(db, store, self.path)
             same = owner is not None and owner[0].is_same(store)
-            recorded = owner[1] if same else None
+            recorded = owner[1] if owner is not None and same else None
             replaced = warehouse_id is not None and warehouse_id != recorded
             forget = replaced and db.execute("select 1 from queued_state limit 1").fetchone()
             if forget:
@@ -337,6 +342,13 @@ class ExportQueue:
         return row[0] if row else 0
 
 
+def _prepare(connection: sqlite3.Connection) -> None:
+    """Create the tables and switch the file to WAL (readers never wait for a writer); both
+    persist in the file. Idempotent, so two processes preparing one new file is harmless."""
+    connection.execute("pragma journal_mode = wal")
+    connection.executescript(f"{_SCHEMA}\npragma user_version = {SCHEMA_VERSION};")
+
+
 def _owner(
     db: sqlite3.Connection, store: StoreIdentity, path: Path
 ) -> tuple[StoreIdentity, str | None] | None:
@@ -357,10 +369,8 @@ def _difference(
     queued: MemberState | None, wanted: MemberState | None
 ) -> tuple[Kind, dict[str, str], list[str], dict[str, Any]] | None:
     """The change that takes a customer from the queued state to the wanted one, if any."""
-    if wanted is None and queued is None:
-        return None
     if wanted is None:
-        return "exit", {}, sorted(queued.attribute_values), {}
+        return None if queued is None else ("exit", {}, sorted(queued.attribute_values), {})
     if queued is None:
         return "entry", dict(wanted.attribute_values), [], dict(wanted.customer_fields)
     values = {

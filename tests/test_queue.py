@@ -5,7 +5,15 @@ from pathlib import Path
 
 import pytest
 
-from audience_jobs.queue import Backlog, Change, Enqueued, ExportQueue, MemberState, ParkedChange
+from audience_jobs.queue import (
+    SCHEMA_VERSION,
+    Backlog,
+    Change,
+    Enqueued,
+    ExportQueue,
+    MemberState,
+    ParkedChange,
+)
 from warehouse.ownership import OtherStoreError, StoreIdentity
 
 JOB = "vip_export"
@@ -423,3 +431,21 @@ def test_queue_recording_no_warehouse_forgets_once_it_learns_one(queue):
 
     assert (first, second) == (True, False)
     assert queue.enqueue(JOB, {1: member()}, existing_members=True, guests_skipped=0).entries == 1
+
+
+def test_new_file_is_prepared_once_in_wal_mode(queue):
+    queue.enqueue(JOB, {1: member()}, existing_members=True, guests_skipped=0)
+
+    with sqlite3.connect(queue.path) as db:
+        assert db.execute("pragma user_version").fetchone() == (SCHEMA_VERSION,)
+        assert db.execute("pragma journal_mode").fetchone() == ("wal",)
+
+
+def test_file_that_records_its_schema_is_not_prepared_again(tmp_path):
+    path = tmp_path / "export_queue.sqlite"
+    with sqlite3.connect(path) as db:
+        db.execute(f"pragma user_version = {SCHEMA_VERSION}")
+
+    # The file says it holds the schema, so no connection creates the tables again.
+    with pytest.raises(sqlite3.OperationalError, match="no such table"):
+        ExportQueue(path).backlogs()
