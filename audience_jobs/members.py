@@ -48,7 +48,7 @@ def read_members(connection: duckdb.DuckDBPyConnection, job: ExportJob) -> JobMe
         attribute_values = {job.attribute_name: job.audience}
         for column, custom in job.map_custom_attributes.items():
             attribute_values[custom.name] = attribute_text(row[column], custom.type)
-        fields = {
+        fields: dict[str, Any] = {
             field: _field_value(field, row[column])
             for column, field in job.map_standard_fields.items()
             if row[column] is not None

@@ -24,9 +24,11 @@ def worker_pid(instance: dg.DagsterInstance, run_id: str) -> int | None:
         run_id, of_type=dg.DagsterEventType.ENGINE_EVENT, ascending=False
     ).records
     for record in events:
-        data = record.event_log_entry.dagster_event.engine_event_data
-        if data is not None and "pid" in data.metadata:
-            return int(data.metadata["pid"].value)
+        event = record.event_log_entry.dagster_event
+        data = event.engine_event_data if event is not None else None
+        pid = data.metadata.get("pid") if data is not None else None
+        if pid is not None and isinstance(pid.value, int | str):
+            return int(pid.value)
     return None
 
 

@@ -80,7 +80,7 @@ def _check(rule: Rule) -> dg.AssetChecksDefinition:
     def _run(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         with warehouse.connect(read_only=True) as connection:
             rows = connection.execute(f"select * from ({rule.violations}) limit 5").fetchall()
-            (count,) = connection.execute(f"select count(*) from ({rule.violations})").fetchone()
+            [(count,)] = connection.execute(f"select count(*) from ({rule.violations})").fetchall()
         return dg.AssetCheckResult(
             passed=count == 0,
             metadata={"violations": count, "examples": dg.MetadataValue.text(repr(rows))},
