@@ -21,6 +21,7 @@ import duckdb
 
 from bigcommerce_assets.sources import ENDPOINTS
 from bigcommerce_sandbox import SandboxStore
+from bigcommerce_sandbox.commands import materialize_command
 from bigcommerce_sandbox.demo_folder import (
     NEW_ORDERS_PER_RUN,
     DemoFolder,
@@ -161,22 +162,6 @@ def _print_export(store: SandboxStore, requests: int, instance: dg.DagsterInstan
             for value in store.attribute_values(customer_id)
         )
         print(f"  for example customer {customer_id}: {shown}")
-
-
-def materialize_command(selection: str, *options: str) -> list[str]:
-    """The README's `dagster asset materialize` command for the code location."""
-    return [
-        sys.executable,
-        "-m",
-        "dagster",
-        "asset",
-        "materialize",
-        "-m",
-        "bigcommerce_assets.definitions",
-        "--select",
-        selection,
-        *options,
-    ]
 
 
 def _materialize(env: dict[str, str], selection: str, *options: str) -> bool:

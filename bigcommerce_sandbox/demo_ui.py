@@ -6,11 +6,11 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
 from datetime import UTC, date, datetime
 
 import psutil
 
+from bigcommerce_sandbox.commands import ui_command
 from bigcommerce_sandbox.demo_folder import (
     PROJECT_DIR,
     DemoFolder,
@@ -32,8 +32,7 @@ def open_ui(folder: DemoFolder, port: int) -> int:
     if server is None:
         return 1
     with server:
-        command = [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml"]
-        command += ["-h", "127.0.0.1", "-p", str(port)]
+        command = ui_command(port)
         print(
             f"Sandbox store {store.store_hash} serving at {server.url}.\n"
             f"Dagster UI on {folder.path}: http://127.0.0.1:{port} (Ctrl-C stops both)",

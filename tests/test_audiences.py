@@ -4,33 +4,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
-import duckdb
-from conftest import AS_OF
-from test_extraction import LAST_DAY, load
-
-from bigcommerce_assets.assets import RAW_TABLE_KEYS
-from dbt_like_sql.assets import build_model_assets
-from dbt_like_sql.project import MODELS_DIR, load_project
-from warehouse.resource import WarehouseResource
-
-MODEL_ASSETS = build_model_assets(
-    load_project(MODELS_DIR, RAW_TABLE_KEYS), source_keys=RAW_TABLE_KEYS
-)
-
-
-def build(warehouse: Path, as_of: datetime) -> dg.ExecuteInProcessResult:
-    config = {"as_of": as_of.isoformat()}
-    return dg.materialize(
-        MODEL_ASSETS,
-        run_config={"ops": {asset.op.name: {"config": config} for asset in MODEL_ASSETS}},
-        resources={"warehouse": WarehouseResource(path=str(warehouse))},
-        instance=dg.DagsterInstance.ephemeral(),
-    )
-
-
-def query(warehouse: Path, sql: str) -> list[tuple]:
-    with duckdb.connect(str(warehouse), read_only=True) as db:
-        return db.sql(sql).fetchall()
+from helpers.extraction import LAST_DAY, load
+from helpers.models import build, query
+from helpers.store import AS_OF
 
 
 def members(warehouse: Path, audience: str) -> set[str]:

@@ -1,26 +1,11 @@
 """Data-quality checks pass on a real build and fail when their rule is broken."""
 
-import dagster as dg
 import duckdb
-from conftest import AS_OF
-from test_audiences import MODEL_ASSETS, build
-from test_extraction import load
+from helpers.extraction import load
+from helpers.models import build, evaluate_checks
+from helpers.store import AS_OF
 
-from dbt_like_sql.checks import RULES, build_model_checks
-from warehouse.resource import WarehouseResource
-
-CHECKS = build_model_checks({key.path[-1] for asset in MODEL_ASSETS for key in asset.keys})
-
-
-def evaluate_checks(warehouse) -> dict[str, bool]:
-    result = dg.materialize(
-        [*MODEL_ASSETS, *CHECKS],
-        selection=dg.AssetSelection.all_asset_checks(),
-        resources={"warehouse": WarehouseResource(path=str(warehouse))},
-        instance=dg.DagsterInstance.ephemeral(),
-        raise_on_error=False,
-    )
-    return {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+from dbt_like_sql.checks import RULES
 
 
 def test_every_rule_passes_on_the_sandbox_store(server, store, tmp_path):

@@ -13,9 +13,9 @@ from dbt_like_sql.assets import GROUP as MODELS_GROUP
 from warehouse.resource import WAREHOUSE_POOL
 
 if TYPE_CHECKING:
-    from dagster_dev import DagsterDev
+    from helpers.dagster_dev import DagsterDev
 
-pytest_plugins = ["dagster_dev"]
+pytest_plugins = ["helpers.dagster_dev"]
 
 LOCATION = {
     "repository_location_name": "bigcommerce_assets.definitions:defs",

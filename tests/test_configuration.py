@@ -4,10 +4,8 @@ import socket
 
 import dagster as dg
 import pytest
-from conftest import resources
-from test_extraction import EXTRACTION, failure_message, load, rows
-
-from bigcommerce_assets.client import parse_store_hash
+from helpers.extraction import EXTRACTION, failure_message, load, rows
+from helpers.store import resources
 
 
 def loaded_tables(tmp_path) -> list[str]:
@@ -28,18 +26,6 @@ def test_store_hash_pasted_as_control_panel_url_is_reduced(server, store, tmp_pa
     result = load(server, store, tmp_path, store_hash=pasted)
 
     assert result.success
-
-
-@pytest.mark.parametrize(
-    ("pasted", "expected"),
-    [
-        ("https://api.bigcommerce.com/stores/abc123/v3/", "abc123"),
-        ("https://store-f0qyczpkb2.mybigcommerce.com/manage", "f0qyczpkb2"),
-        ("  id30h7ohwf\n", "id30h7ohwf"),
-    ],
-)
-def test_store_hash_is_parsed_from_what_people_paste(pasted, expected):
-    assert parse_store_hash(pasted) == expected
 
 
 @pytest.mark.parametrize(

@@ -6,10 +6,11 @@ import sys
 from pathlib import Path
 
 import dagster as dg
-from conftest import AS_OF
-from test_extraction import FIRST_DAY, LAST_DAY, TABLES
+from helpers.extraction import FIRST_DAY, LAST_DAY, TABLES
+from helpers.store import AS_OF
 
 from bigcommerce_sandbox import SandboxServer, SandboxStore
+from bigcommerce_sandbox.commands import materialize_command
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 LOAD_DEFS = """
@@ -67,19 +68,9 @@ def test_backfill_command_loads_the_range_in_one_run(tmp_path):
         DLT_PIPELINES_DIR=str(tmp_path / "dlt"),
     )
     (tmp_path / "dh").mkdir()
-    command = [
-        sys.executable,
-        "-m",
-        "dagster",
-        "asset",
-        "materialize",
-        "-m",
-        "bigcommerce_assets.definitions",
-        "--select",
-        "group:bigcommerce",
-        "--partition-range",
-        f"{FIRST_DAY}...{LAST_DAY}",
-    ]
+    command = materialize_command(
+        "group:bigcommerce", "--partition-range", f"{FIRST_DAY}...{LAST_DAY}"
+    )
     with SandboxServer(store, quota=None) as server:
         env["BIGCOMMERCE_API_URL"] = server.url
         finished = subprocess.run(

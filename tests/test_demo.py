@@ -19,10 +19,10 @@ import dagster as dg
 import duckdb
 import psutil
 import pytest
-from dagster_dev import INSTANCE_CONFIG, LOCATION_QUERY, free_port
 from dagster_graphql import DagsterGraphQLClient
-from drills import run_cli, with_bytecode
-from test_export import values_of
+from helpers.dagster_dev import INSTANCE_CONFIG, LOCATION_QUERY, free_port
+from helpers.drills import run_cli, with_bytecode
+from helpers.exports import values_of
 
 from bigcommerce_assets.sources import ENDPOINTS
 from bigcommerce_sandbox import SandboxServer, SandboxStore

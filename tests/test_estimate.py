@@ -10,12 +10,10 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from conftest import make_store, resources
-from test_extraction import FIRST_DAY, LAST_DAY, TABLES, load, metadata
+from helpers.extraction import FIRST_DAY, LAST_DAY, TABLES, load, metadata
+from helpers.store import make_store, resources
 
 from bigcommerce_assets.estimate import build_estimate_job
-from bigcommerce_assets.forecast import Quota, v2_pages, v3_pages
-from bigcommerce_assets.pacing import QuotaReading
 from bigcommerce_sandbox import SandboxServer, SandboxStore
 from bigcommerce_sandbox.layout import Sparsity
 
@@ -68,14 +66,6 @@ def modified(store: SandboxStore, since: str, until: str) -> list[dict]:
         for order in store.orders(include_archived=True)
         if low <= parsedate_to_datetime(order["date_modified"]) <= high
     ]
-
-
-@pytest.mark.parametrize(
-    ("total", "v3", "v2"),
-    [(0, 1, 1), (1, 1, 1), (249, 1, 1), (250, 1, 2), (251, 2, 2), (500, 2, 3), (501, 3, 3)],
-)
-def test_pages_follow_the_loads_paging_rules(total, v3, v2):
-    assert (v3_pages(total), v2_pages(total)) == (v3, v2)
 
 
 @pytest.mark.parametrize(
@@ -172,23 +162,6 @@ def test_forecast_gives_hours_at_the_stores_quota_and_a_share_of_it(tmp_path):
     assert figures["hours_at_whole_quota"] == round(figures["requests"] / 5 / 3600, 3)
     assert figures["hours_at_quota_share"] == round(figures["requests"] / 2.5 / 3600, 3)
     assert "with at most 50% of it the load takes at least" in summary(instance, result)
-
-
-def test_quota_from_rate_limit_headers_sets_the_pace():
-    reading = QuotaReading.from_headers(
-        {
-            "X-Rate-Limit-Requests-Quota": "450",
-            "X-Rate-Limit-Requests-Left": "17",
-            "X-Rate-Limit-Time-Window-Ms": "30000",
-        },
-        refused=False,
-    )
-
-    quota = Quota.from_reading(reading)
-
-    assert quota.hours(54_000) == 1.0
-    assert quota.daily_share(54_000) == 1 / 24
-    assert Quota.from_plan({"plan_level": "Enterprise", "plan_name": "Enterprise"}) is None
 
 
 def test_forecast_defaults_to_the_whole_history(server, store, tmp_path):

@@ -2,75 +2,20 @@
 
 import subprocess
 import sys
-from datetime import timedelta
-from pathlib import Path
 
-import dagster as dg
-import duckdb
 import pytest
-from conftest import AS_OF, HISTORY_DAYS, make_store, resources
-
-from bigcommerce_assets.assets import build_extraction_assets
-from bigcommerce_assets.sources import ENDPOINTS
-from bigcommerce_sandbox import SandboxServer, SandboxStore
-
-FIRST_DAY = (AS_OF - timedelta(days=HISTORY_DAYS + 1)).date().isoformat()
-LAST_DAY = AS_OF.date().isoformat()
-EXTRACTION = build_extraction_assets(
-    dg.DailyPartitionsDefinition(start_date=FIRST_DAY, end_offset=1)
+from helpers.extraction import (
+    FIRST_DAY,
+    LAST_DAY,
+    count,
+    failure_message,
+    load,
+    metadata,
+    rows,
 )
-TABLES = tuple(ENDPOINTS)
+from helpers.store import AS_OF, make_store
 
-
-def load(
-    server: SandboxServer,
-    store: SandboxStore,
-    tmp_path: Path,
-    first: str = FIRST_DAY,
-    last: str = LAST_DAY,
-    run_config: dict | None = None,
-    **overrides: object,
-) -> dg.ExecuteInProcessResult:
-    """One run over the partitions [first, last], as a single-run backfill does it."""
-    return dg.materialize(
-        [EXTRACTION],
-        run_config=run_config,
-        resources=resources(server, store, tmp_path, **overrides),
-        instance=dg.DagsterInstance.ephemeral(),
-        tags={
-            "dagster/asset_partition_range_start": first,
-            "dagster/asset_partition_range_end": last,
-        },
-        raise_on_error=False,
-    )
-
-
-def rows(tmp_path: Path, sql: str) -> list[tuple]:
-    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as db:
-        return db.sql(sql).fetchall()
-
-
-def count(tmp_path: Path, table: str) -> int:
-    """Rows in a raw table; 0 when dlt never created it because no record arrived."""
-    exists = rows(
-        tmp_path,
-        f"""
-        select count(*) from information_schema.tables
-        where table_schema = 'bigcommerce' and table_name = '{table}'
-    """,
-    )
-    return rows(tmp_path, f"select count(*) from bigcommerce.{table}")[0][0] if exists[0][0] else 0
-
-
-def metadata(result: dg.ExecuteInProcessResult, table: str) -> dict[str, object]:
-    materializations = result.asset_materializations_for_node("bigcommerce")
-    entries = [m.metadata for m in materializations if m.asset_key.path[-1] == table]
-    return {key: value.value for key, value in entries[-1].items()}
-
-
-def failure_message(result: dg.ExecuteInProcessResult) -> str:
-    failure = result.get_step_failure_events()[0].step_failure_data.error
-    return failure.message
+from bigcommerce_sandbox import SandboxServer
 
 
 def test_range_backfill_loads_every_table_in_one_run(server, store, tmp_path):

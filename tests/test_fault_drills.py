@@ -13,8 +13,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from conftest import AS_OF, instance_at, make_store
-from drills import (
+from helpers.drills import (
     DRILL_FIRST_DAY,
     LOAD_SELECTION,
     cli_env,
@@ -22,7 +21,6 @@ from drills import (
     duplicated_keys,
     export_command,
     kill_when,
-    materialize_command,
     raw_tables,
     run_cli,
     secret_locations,
@@ -30,15 +28,18 @@ from drills import (
     table_differences,
     with_bytecode,
 )
-from test_audiences import build
-from test_export import UPSERTS, export, queue_members, registered_members
-from test_extraction import LAST_DAY, count, load, rows
+from helpers.exports import UPSERTS, export, queue_members, registered_members
+from helpers.extraction import LAST_DAY, count, load, rows
+from helpers.instance import instance_at
+from helpers.models import build
+from helpers.store import AS_OF, make_store
 
 from audience_jobs.export import MAX_CONCURRENT_WRITES, MAX_ITEMS_PER_REQUEST
 from audience_jobs.jobs import CustomAttribute, ExportJob
 from audience_jobs.queue import ExportQueue, MemberState
 from bigcommerce_assets.abandoned_runs import release_abandoned_runs
 from bigcommerce_sandbox import SandboxServer, SandboxStore
+from bigcommerce_sandbox.commands import materialize_command
 
 FAULT_RATES = {"5xx": 0.05, "drop": 0.01, "truncate": 0.01, "cut": 0.01}
 SERVER_ERRORS = (500, 502, 503, 504)

@@ -9,6 +9,8 @@ from bigcommerce_assets.assets import RAW_TABLE_KEYS
 from dbt_like_sql.audiences import AUDIENCE_LAYER
 from dbt_like_sql.project import MODELS_DIR, load_project
 
+pytestmark = pytest.mark.unit
+
 AUDIENCES = frozenset({"repeat_buyers", "vip"})
 PROFILE_COLUMNS = frozenset(
     {"email", "first_name", "phone", "total_spend", "last_order_at", *(f"c{i}" for i in range(10))}

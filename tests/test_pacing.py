@@ -10,6 +10,8 @@ import pytest
 
 from bigcommerce_assets.pacing import QuotaPacer
 
+pytestmark = pytest.mark.unit
+
 QUOTA, WINDOW = 45, 3.0  # Pro's 450 per 30 s, scaled down as in the benchmarks
 LATENCY = 0.020
 

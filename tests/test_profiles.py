@@ -10,8 +10,8 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
-from conftest import AS_OF
-from test_extraction import load
+from helpers.extraction import load
+from helpers.store import AS_OF
 
 from bigcommerce_assets.assets import RAW_TABLE_KEYS
 from bigcommerce_sandbox import SandboxStore

@@ -16,6 +16,8 @@ from audience_jobs.queue import (
 )
 from warehouse.ownership import OtherStoreError, StoreIdentity
 
+pytestmark = pytest.mark.unit
+
 JOB = "vip_export"
 AUDIENCE = "Audience_vip_export"
 SPEND = "Lifetime_spend"

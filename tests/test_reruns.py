@@ -10,10 +10,10 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import AS_OF, make_store
+from helpers.extraction import failure_message, load, rows
+from helpers.store import AS_OF, make_store
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_extraction import failure_message, load, rows
 
 from bigcommerce_assets.load_marks import OVERLAP
 from bigcommerce_sandbox import SandboxServer, SandboxStore

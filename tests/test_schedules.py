@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 import pytest
-from conftest import resources
-from test_audiences import MODEL_ASSETS
-from test_extraction import EXTRACTION, FIRST_DAY, LAST_DAY, metadata
+from helpers.extraction import EXTRACTION, FIRST_DAY, LAST_DAY, metadata
+from helpers.models import MODEL_ASSETS
+from helpers.store import resources
 
 from bigcommerce_assets.schedules import RANGE_END_TAG, RANGE_START_TAG, build_extraction_schedules
 

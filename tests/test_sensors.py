@@ -10,7 +10,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
-from conftest import make_store, resources
+from helpers.store import make_store, resources
 
 from audience_jobs.assets import ExportQueueResource, build_export_assets
 from audience_jobs.jobs import ExportJob

@@ -7,12 +7,11 @@ from pathlib import Path
 import duckdb
 import pytest
 import sqlglot
-from conftest import AS_OF, HISTORY_DAYS, make_store
+from helpers.extraction import load
+from helpers.models import MODEL_ASSETS, build, evaluate_checks
+from helpers.store import AS_OF, HISTORY_DAYS, make_store
 from sqlglot import exp
 from sqlglot.optimizer.scope import traverse_scope
-from test_audiences import MODEL_ASSETS, build
-from test_checks import evaluate_checks
-from test_extraction import load
 
 from bigcommerce_assets.assets import RAW_TABLE_KEYS
 from bigcommerce_assets.raw_tables import DECLARED_CHILD_COLUMNS, DECLARED_COLUMNS

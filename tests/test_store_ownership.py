@@ -10,9 +10,9 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
-from conftest import AS_OF, HISTORY_DAYS, make_store
-from test_audiences import build
-from test_extraction import EXTRACTION, FIRST_DAY, LAST_DAY
+from helpers.extraction import EXTRACTION, FIRST_DAY, LAST_DAY
+from helpers.models import build
+from helpers.store import AS_OF, HISTORY_DAYS, make_store
 
 from audience_jobs.assets import ExportQueueResource, build_export_assets
 from audience_jobs.jobs import ExportJob

@@ -2,8 +2,8 @@
 as long as the store answers something else, and complete answers whose body is not JSON."""
 
 import pytest
-from conftest import make_store
-from test_extraction import TABLES, count, failure_message, load, metadata
+from helpers.extraction import TABLES, count, failure_message, load, metadata
+from helpers.store import make_store
 
 from bigcommerce_sandbox import SandboxServer
 

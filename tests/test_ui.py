@@ -11,7 +11,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from dbt_like_sql.project import MODELS_DIR
 
-pytest_plugins = ["dagster_dev"]
+pytest_plugins = ["helpers.dagster_dev"]
 
 SECONDS = 1000  # Playwright timeouts are in milliseconds.
 RUN_TIMEOUT = 180 * SECONDS

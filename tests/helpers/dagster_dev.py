@@ -12,7 +12,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -24,13 +23,13 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from conftest import instance_at
 from dagster_graphql import DagsterGraphQLClient
 
 from bigcommerce_sandbox import SandboxServer, SandboxStore
-from bigcommerce_sandbox.demo import materialize_command
+from bigcommerce_sandbox.commands import materialize_command, ui_command
+from helpers.instance import instance_at
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 ARTIFACTS_DIR = PROJECT_DIR / "test-artifacts"
 INSTANCE_CONFIG = PROJECT_DIR / "data" / "dagster_home" / "dagster.yaml"
 LOCATION_NAME = "bigcommerce_assets.definitions:defs"
@@ -252,8 +251,7 @@ def running_dagster_dev(root: Path, log_path: Path) -> Iterator[DagsterDev]:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml"]
-    command += ["-h", "127.0.0.1", "-p", str(port)]
+    command = ui_command(port)
     # Create the instance's SQLite storage before two processes race to create it.
     with instance_at(root / "dagster_home"):
         pass

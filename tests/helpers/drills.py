@@ -21,13 +21,13 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-from conftest import AS_OF
-from test_extraction import LAST_DAY
 
 from bigcommerce_sandbox import SandboxServer, SandboxStore
-from bigcommerce_sandbox.demo import materialize_command
+from bigcommerce_sandbox.commands import materialize_command
+from helpers.extraction import LAST_DAY
+from helpers.store import AS_OF
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 # README "Tables": the primary key of every raw table; nested tables hang off these.
 PRIMARY_KEYS = {
     "customers": "id",

@@ -1,4 +1,5 @@
-"""The SQL model layer: dependencies read from SQL, atomic builds in DuckDB, Dagster assets."""
+"""One Dagster asset per model: keys, dependencies, metadata and the as_of setting, in real
+Dagster runs over a DuckDB file."""
 
 from datetime import UTC, datetime
 from pathlib import Path
@@ -6,19 +7,11 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
+from helpers.sql_projects import SHOP, SOURCE_KEYS, SQL_PROJECTS
 
 from dbt_like_sql.assets import build_model_assets
-from dbt_like_sql.project import ModelProjectError, load_project
-from dbt_like_sql.runner import ModelBuildError, build_model
+from dbt_like_sql.project import load_project
 from warehouse.resource import WarehouseResource
-
-SQL_PROJECTS = Path(__file__).parent / "sql_projects"
-SHOP = SQL_PROJECTS / "shop"
-SOURCE_KEYS = {
-    "bigcommerce.customers": dg.AssetKey(["bigcommerce", "customers"]),
-    "bigcommerce.orders": dg.AssetKey(["bigcommerce", "orders"]),
-    "bigcommerce.products": dg.AssetKey(["bigcommerce", "products"]),
-}
 
 
 @pytest.fixture
@@ -69,134 +62,6 @@ def _materialize(
 def _rows(warehouse_path: Path, sql: str) -> list[tuple]:
     with duckdb.connect(str(warehouse_path), read_only=True) as db:
         return db.sql(sql).fetchall()
-
-
-def test_dependencies_read_through_ctes_and_subqueries():
-    project = load_project(SHOP, SOURCE_KEYS)
-
-    graph = {
-        model.name: (model.depends_on_models, model.depends_on_sources) for model in project.models
-    }
-
-    assert graph == {
-        "stg_customers": (frozenset(), {"bigcommerce.customers"}),
-        "stg_product_categories": (frozenset(), {"bigcommerce.products"}),
-        "weekdays": (frozenset(), frozenset()),
-        "customer_domains": ({"stg_customers"}, frozenset()),
-        "recent_customers": ({"stg_customers"}, frozenset()),
-    }
-
-
-def test_models_order_after_the_models_they_read():
-    project = load_project(SHOP, SOURCE_KEYS)
-
-    assert [model.name for model in project.models] == [
-        "stg_customers",
-        "stg_product_categories",
-        "weekdays",
-        "customer_domains",
-        "recent_customers",
-    ]
-
-
-def test_model_describes_itself_from_leading_comment():
-    model = load_project(SHOP, SOURCE_KEYS).model("stg_customers")
-
-    assert model.description == (
-        "One row per registered customer, email lowercased. "
-        "Test accounts (addresses at example.test) are left out."
-    )
-    assert model.layer == "staging"
-    assert model.path == SHOP / "staging" / "stg_customers.sql"
-
-
-def test_load_fails_when_model_reads_unknown_table():
-    path = SQL_PROJECTS / "unknown_table" / "staging" / "refunds.sql"
-
-    with pytest.raises(ModelProjectError) as error:
-        load_project(SQL_PROJECTS / "unknown_table", SOURCE_KEYS)
-
-    assert str(path) in str(error.value)
-    assert "bigcommerce.refunds" in str(error.value)
-
-
-def test_load_fails_when_two_files_share_a_name():
-    project_dir = SQL_PROJECTS / "duplicate_name"
-
-    with pytest.raises(ModelProjectError) as error:
-        load_project(project_dir, SOURCE_KEYS)
-
-    assert str(project_dir / "staging" / "customers.sql") in str(error.value)
-    assert str(project_dir / "marts" / "customers.sql") in str(error.value)
-
-
-def test_load_fails_when_models_read_each_other():
-    project_dir = SQL_PROJECTS / "cycle"
-
-    with pytest.raises(ModelProjectError) as error:
-        load_project(project_dir, SOURCE_KEYS)
-
-    assert "first_purchases" in str(error.value)
-    assert "repeat_purchases" in str(error.value)
-    assert str(project_dir / "marts" / "first_purchases.sql") in str(error.value)
-
-
-def test_load_fails_when_file_is_not_a_select():
-    path = SQL_PROJECTS / "not_a_select" / "staging" / "customers.sql"
-
-    with pytest.raises(ModelProjectError, match="exactly one select statement") as error:
-        load_project(SQL_PROJECTS / "not_a_select", SOURCE_KEYS)
-
-    assert str(path) in str(error.value)
-
-
-def test_load_fails_when_sql_does_not_parse():
-    path = SQL_PROJECTS / "parse_error" / "staging" / "customers.sql"
-
-    with pytest.raises(ModelProjectError, match="does not parse") as error:
-        load_project(SQL_PROJECTS / "parse_error", SOURCE_KEYS)
-
-    assert str(path) in str(error.value)
-
-
-def test_failed_rebuild_keeps_previous_table(tmp_path):
-    before = load_project(SQL_PROJECTS / "rebuild" / "before", SOURCE_KEYS).model("order_totals")
-    failing = load_project(SQL_PROJECTS / "rebuild" / "failing", SOURCE_KEYS).model("order_totals")
-    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as db:
-        db.execute("create schema bigcommerce")
-        db.execute(
-            "create table bigcommerce.orders as select * from (values"
-            " (1, '10.50'), (2, '7.25'), (3, 'n/a')) as t(id, total)"
-        )
-        build_model(db, before)
-
-        with pytest.raises(ModelBuildError, match=str(failing.path)):
-            build_model(db, failing)
-
-        assert db.sql("select * from analytics.order_totals order by order_id").fetchall() == [
-            (1, pytest.approx(10.50)),
-            (2, pytest.approx(7.25)),
-        ]
-
-
-def test_build_reports_rows_columns_and_preview(tmp_path):
-    model = load_project(SHOP, SOURCE_KEYS).model("weekdays")
-
-    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as db:
-        build = build_model(db, model)
-
-    assert build.row_count == 7
-    assert build.columns == [("day_number", "BIGINT")]
-    assert build.preview == [{"day_number": day} for day in range(5)]
-
-
-def test_preview_keeps_text_as_it_is(tmp_path):
-    model = load_project(SQL_PROJECTS / "preview", SOURCE_KEYS).model("labels")
-
-    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as db:
-        build = build_model(db, model)
-
-    assert build.preview == [{"label": "a|b", "note": "line one\nline two"}]
 
 
 def test_assets_depend_on_models_and_parent_of_child_table():
