@@ -1,7 +1,9 @@
 """The README's Dagster commands for this project's code location, as argument lists, so the
 demo and the tests run exactly what the README documents."""
 
+import subprocess
 import sys
+from pathlib import Path
 
 # The code location, as workspace.yaml names it.
 CODE_LOCATION = "bigcommerce_assets.definitions"
@@ -22,6 +24,20 @@ def materialize_command(selection: str, *options: str) -> list[str]:
         selection,
         *options,
     ]
+
+
+def materialize(
+    env: dict[str, str], selection: str, *options: str, cwd: Path | str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run `materialize_command` to its end with `env`, capturing what it prints."""
+    return subprocess.run(
+        materialize_command(selection, *options),
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 def ui_command(port: int) -> list[str]:

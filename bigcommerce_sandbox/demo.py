@@ -10,7 +10,6 @@ the days since the last run are loaded. `--ui` opens the Dagster UI on the same 
 
 import argparse
 import os
-import subprocess
 import sys
 import time
 from datetime import UTC, date, datetime
@@ -21,7 +20,7 @@ import duckdb
 
 from bigcommerce_assets.sources import ENDPOINTS
 from bigcommerce_sandbox import SandboxStore
-from bigcommerce_sandbox.commands import materialize_command
+from bigcommerce_sandbox.commands import materialize
 from bigcommerce_sandbox.demo_folder import (
     NEW_ORDERS_PER_RUN,
     DemoFolder,
@@ -166,13 +165,7 @@ def _print_export(store: SandboxStore, requests: int, instance: dg.DagsterInstan
 
 def _materialize(env: dict[str, str], selection: str, *options: str) -> bool:
     """Run the documented `dagster asset materialize` command; on failure show why."""
-    finished = subprocess.run(
-        materialize_command(selection, *options),
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    finished = materialize(env, selection, *options)
     if finished.returncode != 0:
         print(finished.stderr[-4000:], file=sys.stderr)
         print(

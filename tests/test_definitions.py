@@ -1,6 +1,7 @@
 """The code location loads without I/O or credentials, and the documented backfill command works."""
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -10,9 +11,12 @@ from helpers.extraction import FIRST_DAY, LAST_DAY, TABLES
 from helpers.store import AS_OF
 
 from bigcommerce_sandbox import SandboxServer, SandboxStore
-from bigcommerce_sandbox.commands import materialize_command
+from bigcommerce_sandbox.commands import materialize
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+# What the code location imports, and nothing else of the checkout.
+PACKAGES = ("bigcommerce_assets", "dbt_like_sql", "audience_jobs", "warehouse")
+NO_BYTECODE = shutil.ignore_patterns("__pycache__")
 LOAD_DEFS = """
 import dagster as dg
 from bigcommerce_assets.definitions import defs
@@ -43,18 +47,35 @@ def load_definitions(tmp_path: Path, script: str, **extra: str) -> subprocess.Co
 
 
 def test_definitions_load_without_credentials_io_or_warnings(tmp_path):
-    (tmp_path / "home").mkdir()
-    (tmp_path / "dh").mkdir()
-    before = set(PROJECT_DIR.rglob("*"))
+    # The code location is imported from a copy of the project, so that files other tests
+    # write into the checkout meanwhile (pytest-xdist runs them in parallel) cannot hide or
+    # fake a file the import itself writes beside its code, in data/ for instance.
+    project = tmp_path / "project"
+    for package in PACKAGES:
+        shutil.copytree(PROJECT_DIR / package, project / package, ignore=NO_BYTECODE)
+    shutil.copytree(PROJECT_DIR / "data" / "dagster_home", project / "data" / "dagster_home")
+    before = _files(project)
+    for folder in ("home", "dh", "cwd"):
+        (tmp_path / folder).mkdir()
 
-    loaded = load_definitions(tmp_path, LOAD_DEFS)
+    loaded = load_definitions(
+        tmp_path / "cwd",
+        "import bigcommerce_assets; print(bigcommerce_assets.__file__)\n" + LOAD_DEFS,
+        PYTHONPATH=str(project),
+        PYTHONDONTWRITEBYTECODE="1",
+    )
 
     assert loaded.returncode == 0, loaded.stderr
+    assert loaded.stdout.startswith(str(project / "bigcommerce_assets")), loaded.stdout
     assert "bigcommerce/orders bigcommerce \n" in loaded.stdout
     assert "bigcommerce/order_products bigcommerce bigcommerce/orders\n" in loaded.stdout
     assert "bigcommerce/order_transactions bigcommerce bigcommerce/orders\n" in loaded.stdout
-    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
-    assert {p for p in set(PROJECT_DIR.rglob("*")) - before if "__pycache__" not in str(p)} == set()
+    assert _files(tmp_path / "cwd") == _files(tmp_path / "home") == _files(tmp_path / "dh") == []
+    assert _files(project) == before
+
+
+def _files(folder: Path) -> list[Path]:
+    return sorted(path for path in folder.rglob("*") if path.is_file())
 
 
 def test_backfill_command_loads_the_range_in_one_run(tmp_path):
@@ -68,13 +89,10 @@ def test_backfill_command_loads_the_range_in_one_run(tmp_path):
         DLT_PIPELINES_DIR=str(tmp_path / "dlt"),
     )
     (tmp_path / "dh").mkdir()
-    command = materialize_command(
-        "group:bigcommerce", "--partition-range", f"{FIRST_DAY}...{LAST_DAY}"
-    )
     with SandboxServer(store, quota=None) as server:
         env["BIGCOMMERCE_API_URL"] = server.url
-        finished = subprocess.run(
-            command, env=env, cwd=tmp_path, capture_output=True, text=True, check=False
+        finished = materialize(
+            env, "group:bigcommerce", "--partition-range", f"{FIRST_DAY}...{LAST_DAY}", cwd=tmp_path
         )
 
     assert finished.returncode == 0, finished.stderr[-3000:]

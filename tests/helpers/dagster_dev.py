@@ -25,8 +25,8 @@ import dagster as dg
 import pytest
 from dagster_graphql import DagsterGraphQLClient
 
-from bigcommerce_sandbox import SandboxServer, SandboxStore
-from bigcommerce_sandbox.commands import materialize_command, ui_command
+from bigcommerce_sandbox import SandboxServer, SandboxStore, commands
+from bigcommerce_sandbox.commands import ui_command
 from helpers.instance import instance_at
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -154,14 +154,7 @@ def project_env(store: SandboxStore, api_url: str, first_day: str, root: Path) -
 
 def materialize(env: dict[str, str], selection: str, *options: str) -> None:
     """Run the documented `dagster asset materialize` command; fail the test with its output."""
-    done = subprocess.run(
-        materialize_command(selection, *options),
-        env=env,
-        cwd=PROJECT_DIR,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = commands.materialize(env, selection, *options, cwd=PROJECT_DIR)
     if done.returncode != 0:
         pytest.fail(
             f"dagster asset materialize --select {selection} failed:\n{done.stderr[-4000:]}"
@@ -329,7 +322,10 @@ def chromium() -> str:
 
 @pytest.fixture(scope="session")
 def dagster_dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DagsterDev]:
-    """One `dagster dev` for the session; its output goes to test-artifacts/dagster-dev.log."""
+    """One `dagster dev` for the session; its output goes to test-artifacts/dagster-dev.log
+    (dagster-dev-gw0.log and so on for each pytest-xdist worker that starts one)."""
     root = tmp_path_factory.mktemp("dagster_dev")
-    with running_dagster_dev(root, ARTIFACTS_DIR / "dagster-dev.log") as running:
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    log_name = f"dagster-dev-{worker}.log" if worker else "dagster-dev.log"
+    with running_dagster_dev(root, ARTIFACTS_DIR / log_name) as running:
         yield running

@@ -23,7 +23,7 @@ from typing import Any
 import duckdb
 
 from bigcommerce_sandbox import SandboxServer, SandboxStore
-from bigcommerce_sandbox.commands import materialize_command
+from bigcommerce_sandbox.commands import materialize
 from helpers.extraction import LAST_DAY
 from helpers.store import AS_OF
 
@@ -107,14 +107,7 @@ def cli_env(
 
 def run_cli(env: dict[str, str], *selection: str) -> subprocess.CompletedProcess[str]:
     """Run the documented command to its end, capturing what it prints."""
-    return subprocess.run(
-        materialize_command(*selection),
-        env=env,
-        cwd=env["HOME"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    return materialize(env, *selection, cwd=env["HOME"])
 
 
 @contextmanager
