@@ -7,6 +7,8 @@ row count, the column types and a five-row preview come back to Python.
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -14,6 +16,8 @@ import duckdb
 from dbt_like_sql.project import MODEL_SCHEMA, Model
 
 PREVIEW_ROWS = 5
+# Expressions several models share, as DuckDB macros (`normalized_email`).
+MACROS_FILE = Path(__file__).parent / "macros.sql"
 # Variable names go into `set variable <name>`; values are bound as parameters.
 _VARIABLE_NAME = re.compile(r"[a-z_][a-z0-9_]*")
 
@@ -60,6 +64,7 @@ def build_model(
             raise ValueError(f"{name!r} is not a DuckDB variable name.")
         connection.execute(f"set variable {name} = ?", [value])
     connection.execute(f"create schema if not exists {MODEL_SCHEMA}")
+    connection.execute(_macros())
     # Unqualified names in a model are other models, so resolve them in the models' schema.
     [(search_path,)] = connection.execute("select current_setting('search_path')").fetchall()
     connection.execute("set search_path = ?", [MODEL_SCHEMA])
@@ -74,6 +79,11 @@ def build_model(
     finally:
         connection.execute("set search_path = ?", [search_path])
     return _describe(connection, table)
+
+
+@cache
+def _macros() -> str:
+    return MACROS_FILE.read_text(encoding="utf-8")
 
 
 def _describe(connection: duckdb.DuckDBPyConnection, table: str) -> ModelBuild:

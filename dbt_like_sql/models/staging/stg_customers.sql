@@ -17,7 +17,7 @@ with raw_customers as (
 cleaned_customers as (
     select
         id as customer_id,
-        nullif(lower(regexp_replace(email, '^[[:space:]]+|[[:space:]]+$', '', 'g')), '') as email,
+        normalized_email(email) as email,
         nullif(trim(first_name), '') as first_name,
         nullif(trim(last_name), '') as last_name,
         nullif(trim(phone), '') as phone,

@@ -11,10 +11,7 @@ with cleaned_orders as (
     select
         id as order_id,
         nullif(customer_id, 0) as customer_id,
-        nullif(
-            lower(regexp_replace(billing_address__email, '^[[:space:]]+|[[:space:]]+$', '', 'g')),
-            ''
-        ) as email,
+        normalized_email(billing_address__email) as email,
         nullif(trim(billing_address__first_name), '') as first_name,
         nullif(trim(billing_address__last_name), '') as last_name,
         nullif(trim(billing_address__phone), '') as phone,
