@@ -10,8 +10,10 @@ from types import TracebackType
 from typing import Any, Literal
 
 import requests
-from dlt.sources.helpers.requests.retry import Client
+from dlt.sources.helpers.requests import Client
 from dlt.sources.helpers.rest_client import RESTClient
+
+# dlt exports its paginators and the exception that skips a response only from these modules.
 from dlt.sources.helpers.rest_client.exceptions import IgnoreResponseException
 from dlt.sources.helpers.rest_client.paginators import PageNumberPaginator
 from requests.auth import AuthBase

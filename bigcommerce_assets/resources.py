@@ -6,7 +6,6 @@ from pathlib import Path
 import dagster as dg
 import dlt
 from dagster_dlt import DagsterDltResource
-from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
 from bigcommerce_assets.client import DEFAULT_API_URL, BigCommerceClient, parse_store_hash
 from warehouse.ownership import (
@@ -72,9 +71,10 @@ class DltRunnerResource(DagsterDltResource):
             pipeline_name=PIPELINE_NAME,
             pipelines_dir=self.pipelines_dir,
             destination=dlt.destinations.duckdb(
-                credentials=DuckDbCredentials(
-                    warehouse.path, global_config={"memory_limit": self.duckdb_memory_limit}
-                )
+                credentials={
+                    "database": warehouse.path,
+                    "global_config": {"memory_limit": self.duckdb_memory_limit},
+                }
             ),
             dataset_name="bigcommerce",
         )
