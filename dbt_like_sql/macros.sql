@@ -4,3 +4,21 @@
 -- breaks), lower-cased, and NULL when nothing is left.
 create or replace temp macro normalized_email(email) as
     nullif(lower(regexp_replace(email, '^[[:space:]]+|[[:space:]]+$', '', 'g')), '');
+
+-- An amount in the order's currency converted to the store's, exactly, to 4 decimals (DuckDB
+-- divides DECIMALs as DOUBLE). An amount with no rate to apply (none, or 1), and an amount of 0,
+-- only need rounding, which DuckDB does half away from zero for DECIMALs. Otherwise amount /
+-- rate in ten-thousandths is nanos * 10 / rate_units * 10^4 in integers (nanos: the amount in
+-- billionths; rate_units: the rate in 10^-10), rounded half away from zero by adding half the
+-- divisor before the truncating division. Only converted amounts pay for 128-bit arithmetic.
+create or replace temp macro store_currency(amount, rate) as
+    case
+        when rate is null or rate = 1 or amount = 0 then round(amount, 4)
+        else (
+            sign(amount)
+            * (
+                (abs((amount * 1000000000)::hugeint) * 200000 + (rate * 10000000000)::hugeint)
+                // (2 * (rate * 10000000000)::hugeint)
+            )
+        )::decimal(18, 0) * 0.0001
+    end;

@@ -16,7 +16,7 @@ import duckdb
 from dbt_like_sql.project import MODEL_SCHEMA, Model
 
 PREVIEW_ROWS = 5
-# Expressions several models share, as DuckDB macros (`normalized_email`).
+# Expressions several models share, as DuckDB macros (`normalized_email`, `store_currency`).
 MACROS_FILE = Path(__file__).parent / "macros.sql"
 # Variable names go into `set variable <name>`; values are bound as parameters.
 _VARIABLE_NAME = re.compile(r"[a-z_][a-z0-9_]*")

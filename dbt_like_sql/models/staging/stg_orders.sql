@@ -5,8 +5,8 @@
 -- 5 Cancelled or 6 Declined.
 -- order_value = (total_inc_tax - refunded_amount) / store_default_to_transactional_exchange_rate
 -- (taken as is when the rate is NULL or 0), rounded half away from zero to 4 decimals; the
--- division is done in integers so the value is an exact DECIMAL (DuckDB divides DECIMALs as
--- DOUBLE). refunded_amount_store is refunded_amount converted the same way.
+-- division is done in integers so the value is an exact DECIMAL (the macro store_currency in
+-- dbt_like_sql/macros.sql). refunded_amount_store is refunded_amount converted the same way.
 with cleaned_orders as (
     select
         id as order_id,
@@ -36,40 +36,10 @@ net_amounts as (
 ),
 
 store_currency_amounts as (
-    -- An amount with no rate to apply (none, or 1) only needs rounding, which DuckDB does half
-    -- away from zero for DECIMALs; so does a refund of 0. Otherwise amount / rate in
-    -- ten-thousandths is nanos * 10 / rate_units * 10^4 in integers (nanos: the amount in
-    -- billionths; rate_units: the rate in 10^-10), rounded half away from zero by adding half the
-    -- divisor before the truncating division. Only converted amounts pay for 128-bit arithmetic.
     select
         *,
-        case
-            when exchange_rate is null or exchange_rate = 1 then round(net_amount, 4)
-            else (
-                sign(net_amount)
-                * (
-                    (
-                        abs((net_amount * 1000000000)::hugeint) * 200000
-                        + (exchange_rate * 10000000000)::hugeint
-                    )
-                    // (2 * (exchange_rate * 10000000000)::hugeint)
-                )
-            )::decimal(18, 0) * 0.0001
-        end as order_value,
-        case
-            when exchange_rate is null or exchange_rate = 1 or refunded_amount = 0
-                then round(refunded_amount, 4)
-            else (
-                sign(refunded_amount)
-                * (
-                    (
-                        abs((refunded_amount * 1000000000)::hugeint) * 200000
-                        + (exchange_rate * 10000000000)::hugeint
-                    )
-                    // (2 * (exchange_rate * 10000000000)::hugeint)
-                )
-            )::decimal(18, 0) * 0.0001
-        end as refunded_amount_store
+        store_currency(net_amount, exchange_rate) as order_value,
+        store_currency(refunded_amount, exchange_rate) as refunded_amount_store
     from net_amounts
 )
 
