@@ -7,6 +7,23 @@ from helpers.store import make_store
 
 from bigcommerce_sandbox import SandboxServer, SandboxStore
 
+# .ci/run hands whole modules to two pytest-xdist workers in collection order; these take
+# longest, so they go first and none is left running alone at the end.
+LONGEST_FIRST = (
+    "test_benchmarks.py",
+    "test_demo.py",
+    "test_fault_drills.py",
+    "test_reruns.py",
+    "test_ui.py",
+    "test_concurrency.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Collect the longest modules first; the others keep their order after them."""
+    rank = {name: place for place, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
 
 @pytest.fixture
 def store() -> SandboxStore:

@@ -7,14 +7,10 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import dagster as dg
-import pytest
 
 from bigcommerce_assets.schedules import RANGE_END_TAG, RANGE_START_TAG
 from dbt_like_sql.assets import GROUP as MODELS_GROUP
 from warehouse.resource import WAREHOUSE_POOL
-
-# With pytest-xdist, the tests that share the session's dagster dev run on one worker.
-pytestmark = pytest.mark.xdist_group("dagster_dev")
 
 if TYPE_CHECKING:
     from helpers.dagster_dev import DagsterDev

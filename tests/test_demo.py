@@ -27,9 +27,6 @@ from helpers.exports import values_of
 from bigcommerce_assets.sources import ENDPOINTS
 from bigcommerce_sandbox import SandboxServer, SandboxStore
 
-# With pytest-xdist, one worker runs the module's demo once for all its tests.
-pytestmark = pytest.mark.xdist_group("demo")
-
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEMO = [sys.executable, "-m", "bigcommerce_sandbox.demo"]
 DEMO_STORE = SandboxStore(seed=1).store_hash

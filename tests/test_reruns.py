@@ -19,9 +19,6 @@ from bigcommerce_assets.load_marks import OVERLAP
 from bigcommerce_sandbox import SandboxServer, SandboxStore
 from bigcommerce_sandbox.gateway import IncomingRequest, Reply
 
-# With pytest-xdist, one worker makes the module's first load once for all its tests.
-pytestmark = pytest.mark.xdist_group("reruns")
-
 # customers, live orders, archived orders, products, categories, store: one page each.
 LISTS = 6
 FULL_REFRESH = {"ops": {"bigcommerce": {"config": {"full_refresh": True}}}}

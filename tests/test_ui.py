@@ -11,9 +11,6 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from dbt_like_sql.project import MODELS_DIR
 
-# With pytest-xdist, the tests that share the session's dagster dev run on one worker.
-pytestmark = pytest.mark.xdist_group("dagster_dev")
-
 pytest_plugins = ["helpers.dagster_dev"]
 
 SECONDS = 1000  # Playwright timeouts are in milliseconds.
