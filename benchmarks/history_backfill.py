@@ -44,9 +44,9 @@ import dlt
 from benchmarks.command import INSTANCE_CONFIG, command_env
 from benchmarks.sandbox_process import SandboxProcess, ServedStore
 from bigcommerce_assets.resources import PIPELINE_NAME
-from bigcommerce_sandbox.demo import materialize_command
+from bigcommerce_sandbox.commands import CODE_LOCATION, materialize_command
 
-DEFINITIONS = "bigcommerce_assets.definitions"
+DEFINITIONS = CODE_LOCATION
 # History since mid-2020: with the first day's partition and today's, 2,376 daily partitions.
 HISTORY_DAYS = 2_374
 

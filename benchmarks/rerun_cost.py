@@ -22,7 +22,7 @@ from pathlib import Path
 
 from benchmarks.command import command_env
 from bigcommerce_sandbox import SandboxServer, SandboxStore
-from bigcommerce_sandbox.demo import materialize_command
+from bigcommerce_sandbox.commands import materialize_command
 from bigcommerce_assets.transport import endpoint_of
 
 # The target for a rerun: 8 requests, plus one per order new or changed since.
