@@ -21,9 +21,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from benchmarks.command import command_env
+from bigcommerce_assets.transport import endpoint_of
 from bigcommerce_sandbox import SandboxServer, SandboxStore
 from bigcommerce_sandbox.commands import materialize_command
-from bigcommerce_assets.transport import endpoint_of
 
 # The target for a rerun: 8 requests, plus one per order new or changed since.
 BASE_TARGET = 8

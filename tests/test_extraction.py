@@ -3,8 +3,10 @@
 import subprocess
 import sys
 
+import dagster as dg
 import pytest
 from helpers.extraction import (
+    EXTRACTION,
     FIRST_DAY,
     LAST_DAY,
     count,
