@@ -51,14 +51,17 @@ def _run_until_interrupted(command: list[str], env: dict[str, str]) -> int:
     """Run `dagster dev` in a session of its own, so that one Ctrl-C, passed on from here,
     stops it (a second one would cut its shutdown short); 0 when it was interrupted."""
     process = subprocess.Popen(command, cwd=PROJECT_DIR, env=env, start_new_session=True)
-    previous = signal.signal(signal.SIGTERM, _interrupt)
+    # SIGINT too: a shell that starts us in the background hands it down ignored, and Python
+    # then leaves it so, which would make Ctrl-C (or a test's SIGINT) do nothing.
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         return process.wait()
     except KeyboardInterrupt:
         _stop(process)
         return 0
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _interrupt(signum: int, frame: object) -> None:

@@ -170,9 +170,6 @@ def test_store_set_up_after_the_demo_holds_only_its_own_data(demo, tmp_path, byt
     assert rows(demo_warehouse, "select id from bigcommerce.store") == [(DEMO_STORE,)]
 
 
-# On demand (`pytest -m drill`): dagster dev, its daemon and two runs take minutes on a busy
-# 2-core machine, and twice ran past their waits when other work shared it.
-@pytest.mark.drill
 def test_demo_ui_serves_the_demo_store_to_runs_launched_from_it(demo, tmp_path, bytecode):
     data = copy_of(demo, tmp_path)
     port, log = free_port(), tmp_path / "demo-ui.log"
