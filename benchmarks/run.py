@@ -3,7 +3,7 @@
 Usage:
     python -m benchmarks.run --size small [--repeat 3]
 
-Sizes: tiny (200 customers / 600 orders, a smoke test), small (10k / 30k), medium (100k / 300k)
+Sizes: tiny (100 customers / 300 orders, a smoke test), small (10k / 30k), medium (100k / 300k)
 and large (1M / 3M). Each step runs `python -m benchmarks.run --step <name>` in a child process,
 so its peak RSS is its own, against a sandbox store served from another process, and prints one
 JSON line; this process collects them. Timings are medians of `--repeat` runs;
@@ -50,7 +50,7 @@ class Size:
 
 
 SIZES = {
-    "tiny": Size(200, 600, 20, quota_store=(50, 150, 5), export_changes=300),
+    "tiny": Size(100, 300, 10, quota_store=(20, 60, 5), export_changes=100),
     "small": Size(10_000, 30_000, 500),
     "medium": Size(100_000, 300_000, 5_000),
     "large": Size(1_000_000, 3_000_000, 50_000),
