@@ -49,16 +49,18 @@ def open_ui(folder: DemoFolder, port: int) -> int:
 
 def _run_until_interrupted(command: list[str], env: dict[str, str]) -> int:
     """Run `dagster dev` in a session of its own, so that one Ctrl-C, passed on from here,
-    stops it (a second one would cut its shutdown short); 0 when it was interrupted."""
-    process = subprocess.Popen(command, cwd=PROJECT_DIR, env=env, start_new_session=True)
+    stops it (a second one would cut its shutdown short); 0 when it was interrupted and
+    stopped in time, 1 when it had to be killed."""
     # SIGINT too: a shell that starts us in the background hands it down ignored, and Python
-    # then leaves it so, which would make Ctrl-C (or a test's SIGINT) do nothing.
+    # then leaves it so, which would make Ctrl-C (or a test's SIGINT) do nothing. Handled before
+    # dagster dev starts, so that it starts with both at their defaults, not ignored.
     previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        return process.wait()
-    except KeyboardInterrupt:
-        _stop(process)
-        return 0
+        process = subprocess.Popen(command, cwd=PROJECT_DIR, env=env, start_new_session=True)
+        try:
+            return process.wait()
+        except KeyboardInterrupt:
+            return 0 if _stop(process) else 1
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -68,15 +70,19 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _stop(process: subprocess.Popen) -> None:
+def _stop(process: subprocess.Popen) -> bool:
     """Ctrl-C to `dagster dev`, which stops its webserver, daemon and code server; then SIGTERM
-    to what is left of its session (a run it launched), and SIGKILL to what hangs."""
+    to what is left of its session (a run it launched), and SIGKILL to what hangs. Whether
+    dagster dev stopped by itself within SHUTDOWN_SECONDS."""
     process.send_signal(signal.SIGINT)
     try:
         process.wait(timeout=SHUTDOWN_SECONDS)
+        stopped = True
     except subprocess.TimeoutExpired:
+        print(f"dagster dev did not stop within {SHUTDOWN_SECONDS} s: killed.", flush=True)
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+        stopped = False
     left = _session(process.pid)
     for member in left:
         with contextlib.suppress(psutil.NoSuchProcess):
@@ -86,6 +92,7 @@ def _stop(process: subprocess.Popen) -> None:
         with contextlib.suppress(psutil.NoSuchProcess):
             member.kill()
     psutil.wait_procs(hanging, timeout=SHUTDOWN_SECONDS / 3)
+    return stopped
 
 
 def _session(group: int) -> list[psutil.Process]:
