@@ -6,8 +6,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-INSTANCE_CONFIG = PROJECT_DIR / "data" / "dagster_home" / "dagster.yaml"
+from bigcommerce_sandbox.commands import INSTANCE_CONFIG
+
 # Variables the commands read, set afresh for every run rather than inherited.
 _INHERITED = ("BIGCOMMERCE_", "DUCKDB_", "DLT_", "AUDIENCE_", "DAGSTER_")
 # Compiled bytecode shared by every run: where PYTHONDONTWRITEBYTECODE is set, each process

@@ -8,6 +8,9 @@ from pathlib import Path
 # The code location, as workspace.yaml names it.
 CODE_LOCATION = "bigcommerce_assets.definitions"
 WORKSPACE = "workspace.yaml"
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+# The committed Dagster instance configuration every fresh DAGSTER_HOME gets a copy of.
+INSTANCE_CONFIG = PROJECT_DIR / "data" / "dagster_home" / "dagster.yaml"
 
 
 def materialize_command(selection: str, *options: str) -> list[str]:

@@ -12,9 +12,8 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from bigcommerce_sandbox import SandboxServer, SandboxStore
+from bigcommerce_sandbox.commands import INSTANCE_CONFIG, PROJECT_DIR
 
-PROJECT_DIR = Path(__file__).resolve().parents[1]
-INSTANCE_CONFIG = PROJECT_DIR / "data" / "dagster_home" / "dagster.yaml"
 HISTORY_DAYS = 90
 CUSTOMERS = 500
 NEW_ORDERS_PER_RUN = 8

@@ -9,8 +9,8 @@ import dagster as dg
 import pytest
 
 from bigcommerce_assets.event_log import BATCH_SIZE
+from bigcommerce_sandbox.commands import INSTANCE_CONFIG
 
-INSTANCE_CONFIG = Path(__file__).resolve().parent.parent / "data" / "dagster_home" / "dagster.yaml"
 DAYS = dg.DailyPartitionsDefinition(start_date="2026-01-01", end_date="2026-01-11")
 
 

@@ -26,12 +26,11 @@ import pytest
 from dagster_graphql import DagsterGraphQLClient
 
 from bigcommerce_sandbox import SandboxServer, SandboxStore, commands
-from bigcommerce_sandbox.commands import ui_command
+from bigcommerce_sandbox.commands import INSTANCE_CONFIG, ui_command
 from helpers.instance import instance_at
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 ARTIFACTS_DIR = PROJECT_DIR / "test-artifacts"
-INSTANCE_CONFIG = PROJECT_DIR / "data" / "dagster_home" / "dagster.yaml"
 LOCATION_NAME = "bigcommerce_assets.definitions:defs"
 HISTORY_DAYS = 10
 STARTUP_SECONDS = 180
