@@ -10,15 +10,17 @@ ten times longer on bookkeeping than on the API and the load (benchmarks/history
 (`history/runs/` under the instance folder), so an instance's earlier runs stay visible.
 
 Dagster exports no public base for event log storages: this builds on the SQLite storage's
-module, the path dagster.yaml itself names for the default storage (pinned below 1.14).
+module, the path dagster.yaml itself names for the default storage, and calls the two steps its
+`store_event` takes for an asset event (`_store_asset_event_tags`, `_store_asset_event`), so
+Dagster is pinned below 1.14 and tests/test_event_log.py compares the result with Dagster's own.
 """
 
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any, Self
 
+from dagster import EventLogEntry
 from dagster._core.events import ASSET_EVENTS
-from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.event_log import SqliteEventLogStorage
 from dagster._core.storage.sqlalchemy_compat import db_result
 from dagster._serdes import ConfigurableClassData
