@@ -15,4 +15,5 @@ test: .venv/bin/python
 	.venv/bin/pip install -q -e '.[test]' && .venv/bin/python -m pytest
 
 lint: .venv/bin/python
-	.venv/bin/ruff check . && .venv/bin/ruff format --check .
+	.venv/bin/pip install -q -e '.[test]' && .venv/bin/ruff check . && \
+	.venv/bin/ruff format --check . && .venv/bin/lint-imports && .venv/bin/mypy
