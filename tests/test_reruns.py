@@ -21,14 +21,25 @@ from bigcommerce_sandbox.gateway import IncomingRequest, Reply
 
 # customers, live orders, archived orders, products, categories, store: one page each.
 LISTS = 6
+# Enough orders for three pages of live orders: a change may land on a page already read.
+PAGED_ORDERS = 600
 FULL_REFRESH = {"ops": {"bigcommerce": {"config": {"full_refresh": True}}}}
 
 
 @pytest.fixture(scope="module")
 def loaded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder holding a first full load of `make_store()`."""
+    return _first_load(tmp_path_factory, make_store())
+
+
+@pytest.fixture(scope="module")
+def loaded_pages(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder holding a first full load of a store whose live orders fill three pages."""
+    return _first_load(tmp_path_factory, make_store(orders=PAGED_ORDERS))
+
+
+def _first_load(tmp_path_factory: pytest.TempPathFactory, store: SandboxStore) -> Path:
     folder = tmp_path_factory.mktemp("loaded")
-    store = make_store()
     with SandboxServer(store, quota=None) as server:
         assert load(server, store, folder).success
     return folder
@@ -182,7 +193,7 @@ class _ChangingServer(SandboxServer):
 
 _CHANGE = st.tuples(
     st.sampled_from(["order", "new order", "customer", "product", "archive"]),
-    st.integers(min_value=1, max_value=40),
+    st.integers(min_value=1, max_value=PAGED_ORDERS),
     # Minutes after the previous change: eight changes stay before the window ends at midnight.
     st.integers(min_value=0, max_value=90),
     st.booleans(),  # lands while the rerun reads the store
@@ -190,14 +201,15 @@ _CHANGE = st.tuples(
 
 
 @settings(
-    max_examples=5,
+    max_examples=8,
     derandomize=True,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(changes=st.lists(_CHANGE, min_size=1, max_size=8))
-def test_reruns_miss_nothing_modified_in_the_window(loaded, tmp_path_factory, changes):
-    folder, store = _copy(loaded, tmp_path_factory.mktemp("example")), make_store()
+def test_reruns_miss_nothing_modified_in_the_window(loaded_pages, tmp_path_factory, changes):
+    folder = _copy(loaded_pages, tmp_path_factory.mktemp("example"))
+    store = make_store(orders=PAGED_ORDERS)
     # The store's clock runs forward: changes made before the rerun come first, then those
     # made while it reads the store, each `minutes` after the one before.
     ordered = sorted(changes, key=lambda change: change[3])
@@ -224,8 +236,10 @@ def _change(store: SandboxStore, kind: str, number: int, at: datetime) -> Callab
     order_id = orders[number % len(orders)]["id"]
     return {
         "order": lambda: store.update_order(order_id, at=at, status_id=2, status="Shipped"),
-        "new order": lambda: store.add_order(number, at=at),
-        "customer": lambda: store.update_customer(number, at=at, last_name=f"Changed {at}"),
+        "new order": lambda: store.add_order(number % 41, at=at),  # 0: a guest
+        "customer": lambda: store.update_customer(
+            number % 40 + 1, at=at, last_name=f"Changed {at}"
+        ),
         "product": lambda: store.update_product(number % 12 + 1, at=at, name=f"Renamed {at}"),
         "archive": lambda: store.archive_order(order_id, at=at),
     }[kind]
