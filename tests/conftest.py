@@ -1,11 +1,14 @@
 """Shared fixtures: a sandbox store on 127.0.0.1 (helpers/store.py says what it holds)."""
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from helpers.postgres import PostgresServer, postgres_server
 from helpers.store import make_store
 
 from bigcommerce_sandbox import SandboxServer, SandboxStore
+from warehouse.resource import WarehouseResource
 
 # .ci/run hands whole modules to two pytest-xdist workers in collection order; these take
 # longest, so they go first and none is left running alone at the end.
@@ -34,3 +37,20 @@ def store() -> SandboxStore:
 def server(store: SandboxStore) -> Iterator[SandboxServer]:
     with SandboxServer(store, quota=None) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One real PostgreSQL server per test process; tests take databases of their own."""
+    with postgres_server() as running:
+        yield running
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> WarehouseResource:
+    """A fresh warehouse on each engine: a DuckDB file in tmp_path, or a new database on the
+    tests' PostgreSQL server."""
+    if request.param == "duckdb":
+        return WarehouseResource(path=str(tmp_path / "warehouse.duckdb"))
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return WarehouseResource(url=server.create_database())

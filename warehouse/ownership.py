@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
+from warehouse.connection import WarehouseConnection
 
 # Outside the `bigcommerce` schema, which is dlt's dataset and holds only the store's tables.
 OWNER_SCHEMA = "meta"
@@ -65,17 +65,16 @@ def refusal(
 
 
 def check_warehouse(
-    connection: duckdb.DuckDBPyConnection, store: StoreIdentity, path: str | Path
+    connection: WarehouseConnection, store: StoreIdentity, path: str | Path
 ) -> str | None:
     """The warehouse's id if it records `store` as its owner; None if `store` may claim it (no
     owner recorded and no other store's `store` row, or an owner recorded by a run that loaded
     nothing). Raises OtherStoreError when it holds another store's data."""
-    try:
+    recorded = None
+    if connection.table_exists(OWNER_SCHEMA, "store_owner"):
         recorded = connection.execute(
             f"select warehouse_id, store_hash, api_url from {OWNER_TABLE}"
         ).fetchone()
-    except duckdb.CatalogException:
-        recorded = None
     if recorded is not None:
         owner = StoreIdentity(recorded[1], recorded[2])
         if owner.is_same(store):
@@ -84,17 +83,16 @@ def check_warehouse(
             raise refusal("warehouse", path, owner, store, WAREHOUSE_FIX)
         return None
     # Written before owners were recorded: the raw `store` table names the store (id = hash).
-    try:
-        hashes = connection.execute("select distinct id from bigcommerce.store").fetchall()
-    except duckdb.CatalogException:
+    if not connection.table_exists("bigcommerce", "store"):
         return None
+    hashes = connection.execute("select distinct id from bigcommerce.store").fetchall()
     others = sorted(found for (found,) in hashes if found != store.store_hash)
     if others:
         raise refusal("warehouse", path, StoreIdentity(others[0]), store, WAREHOUSE_FIX)
     return None
 
 
-def record_warehouse_owner(connection: duckdb.DuckDBPyConnection, store: StoreIdentity) -> str:
+def record_warehouse_owner(connection: WarehouseConnection, store: StoreIdentity) -> str:
     """Record `store` as the warehouse's owner, with a new id for the warehouse; returns the id.
     Call it after `check_warehouse` allowed the claim."""
     connection.execute(f"create schema if not exists {OWNER_SCHEMA}")
@@ -104,15 +102,16 @@ def record_warehouse_owner(connection: duckdb.DuckDBPyConnection, store: StoreId
         "recorded_at timestamp with time zone not null default current_timestamp)"
     )
     warehouse_id = uuid.uuid4().hex
-    connection.execute(f"delete from {OWNER_TABLE}")
-    connection.execute(
-        f"insert into {OWNER_TABLE} (warehouse_id, store_hash, api_url) values (?, ?, ?)",
-        [warehouse_id, store.store_hash, store.api_url],
-    )
+    with connection.transaction():
+        connection.execute(f"delete from {OWNER_TABLE}")
+        connection.execute(
+            f"insert into {OWNER_TABLE} (warehouse_id, store_hash, api_url) values (?, ?, ?)",
+            [warehouse_id, store.store_hash, store.api_url],
+        )
     return warehouse_id
 
 
-def _holds_store_tables(connection: duckdb.DuckDBPyConnection) -> bool:
+def _holds_store_tables(connection: WarehouseConnection) -> bool:
     """Whether any of the store's raw tables exists (dlt's own `_dlt_*` tables aside)."""
     [(tables,)] = connection.execute(
         "select count(*) from information_schema.tables where table_schema = 'bigcommerce' "
