@@ -9,6 +9,7 @@ from dagster_dlt import DagsterDltTranslator, dlt_assets
 # dagster-dlt exports no shorter name for the translator's argument, nor dlt for its step error.
 from dagster_dlt.translator import DltResourceTranslatorData
 from dlt.pipeline.exceptions import PipelineStepFailed
+from dlt.common.destination import TLoaderFileFormat
 from dlt.sources import DltSource
 from pydantic import Field
 
@@ -25,7 +26,8 @@ from bigcommerce_assets.raw_tables import create_empty_child_tables
 from bigcommerce_assets.resources import BigCommerceResource, DltRunnerResource
 from bigcommerce_assets.sources import ENDPOINTS, ModifiedWindow, bigcommerce_source
 from warehouse.ownership import StateError
-from warehouse.resource import WAREHOUSE_POOL, WarehouseResource
+from warehouse.connection import Dialect
+from warehouse.resource import WarehousePools, WarehouseResource
 
 GROUP = "bigcommerce"
 # What dagster-dlt reports that a person reads in the UI. A range run records one event per day
@@ -35,21 +37,29 @@ DLT_METADATA_KEPT = frozenset({"rows_loaded", "dagster/table_name", "dagster/sto
 # The table's columns, which the UI shows from an asset's latest materialisation: recorded on the
 # last day of a run only. On each of a history backfill's 16,600 events it doubled the instance.
 COLUMN_SCHEMA = "dagster/column_schema"
+# DuckDB reads parquet in bulk; dlt's default SQL inserts made its load step ~15x slower
+# (benchmarks/run.py). On PostgreSQL dlt's faster formats are wrong here: csv's COPY turns every
+# '' into NULL, and parquet's ADBC COPY fails on the empty file of a table whose page had no
+# records (every rerun), so it takes dlt's multi-row inserts (README, "Run on PostgreSQL").
+LOAD_FORMATS: dict[Dialect, TLoaderFileFormat] = {"duckdb": "parquet", "postgres": "insert_values"}
 # Line items and transactions are read from the pages of orders, so they follow orders.
 _FOLLOWS_ORDERS = ("order_products", "order_transactions")
 
 
 def table_key(table: str) -> dg.AssetKey:
-    """The asset key of a raw table: `bigcommerce/<table>`, like its DuckDB name."""
+    """The asset key of a raw table: `bigcommerce/<table>`, like its table name in the warehouse."""
     return dg.AssetKey([GROUP, table])
 
 
-# Raw tables by qualified DuckDB name, as SQL models refer to them.
+# Raw tables by qualified name in the warehouse, as SQL models refer to them.
 RAW_TABLE_KEYS = {f"{GROUP}.{table}": table_key(table) for table in ENDPOINTS}
 
 
 class BigCommerceTranslator(DagsterDltTranslator):
     """Keys `bigcommerce/<table>`; child tables depend on the real orders asset."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
 
     def get_asset_spec(self, data: DltResourceTranslatorData) -> dg.AssetSpec:
         name = data.resource.name
@@ -58,7 +68,7 @@ class BigCommerceTranslator(DagsterDltTranslator):
             super()
             .get_asset_spec(data)
             .replace_attributes(
-                key=table_key(name), deps=deps, group_name=GROUP, kinds={"dlt", "duckdb"}
+                key=table_key(name), deps=deps, group_name=GROUP, kinds={"dlt", self.dialect}
             )
         )
 
@@ -71,9 +81,10 @@ def _spec_source() -> DltSource:
 
 
 def build_extraction_assets(
-    partitions_def: dg.TimeWindowPartitionsDefinition,
+    partitions_def: dg.TimeWindowPartitionsDefinition, dialect: Dialect = "duckdb"
 ) -> dg.AssetsDefinition:
-    """The `bigcommerce` group over daily modification-date partitions, backfilled in one run."""
+    """The `bigcommerce` group over daily modification-date partitions, backfilled in one run,
+    loading the warehouse of `dialect`."""
 
     @dlt_assets(
         dlt_source=_spec_source(),
@@ -82,10 +93,10 @@ def build_extraction_assets(
         # None (DltResourceTranslatorData.pipeline is optional).
         dlt_pipeline=None,  # type: ignore[arg-type]
         name="bigcommerce",
-        dagster_dlt_translator=BigCommerceTranslator(),
+        dagster_dlt_translator=BigCommerceTranslator(dialect),
         partitions_def=partitions_def,
         backfill_policy=dg.BackfillPolicy.single_run(),
-        pool=WAREHOUSE_POOL,
+        pool=WarehousePools.of(dialect).load,
     )
     def bigcommerce_tables(
         context: dg.AssetExecutionContext,
@@ -113,9 +124,7 @@ def build_extraction_assets(
                         client, window, resume, seen, config.transactions_from()
                     ),
                     dlt_pipeline=pipeline,
-                    # DuckDB reads parquet in bulk; dlt's default SQL inserts made the load
-                    # step ~15x slower (benchmarks/run.py).
-                    loader_file_format="parquet",
+                    loader_file_format=LOAD_FORMATS[warehouse.dialect],
                 )
             )
             create_empty_child_tables(pipeline)

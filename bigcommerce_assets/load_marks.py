@@ -14,8 +14,7 @@ they were loaded.
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-import duckdb
-import pandas
+from warehouse.connection import WarehouseConnection
 
 # The lists read with a modification filter; categories and the store are read whole.
 MARKED_TABLES = ("customers", "orders", "products")
@@ -27,6 +26,7 @@ BOUND_SLACK = timedelta(seconds=1)
 MARKS_SCHEMA = "meta"
 MARKS_TABLE = f"{MARKS_SCHEMA}.load_marks"
 _DAY = timedelta(days=1)
+_MARKS_PER_STATEMENT = 1000
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ class ModificationsSeen:
 
 
 def resume_window(
-    connection: duckdb.DuckDBPyConnection, since: datetime, until: datetime
+    connection: WarehouseConnection, since: datetime, until: datetime
 ) -> Resume:
     """Where a run of [since, until) starts reading each list, from the marks in the warehouse."""
     marks = _marks(connection, since, until)
@@ -75,19 +75,18 @@ def resume_window(
     read_from = {table: max(since, moment - OVERLAP) for table, moment in unloaded.items()}
     # Only orders a successful load covered: a failed run may have merged orders and not yet
     # their transactions, and those must be asked again.
-    try:
+    rows = []
+    if connection.table_exists("bigcommerce", "orders"):
         rows = connection.execute(
             "select id, date_modified from bigcommerce.orders "
             "where date_modified >= ? and date_modified <= ?",
             [read_from["orders"] - BOUND_SLACK, unloaded["orders"]],
         ).fetchall()
-    except duckdb.CatalogException:
-        rows = []
     return Resume(read_from, {order_id: modified for order_id, modified in rows})
 
 
 def record_marks(
-    connection: duckdb.DuckDBPyConnection, since: datetime, until: datetime, seen: ModificationsSeen
+    connection: WarehouseConnection, since: datetime, until: datetime, seen: ModificationsSeen
 ) -> None:
     """After a successful load of [since, until): each day up to the latest modification seen
     is loaded up to it (days it passed, whole)."""
@@ -104,19 +103,18 @@ def record_marks(
         for day in _days(since, until)
         if day < latest
     ]
-    if rows:
-        # One statement for the whole range: row by row, a history backfill's 7,000 marks took
-        # half a minute or more (benchmarks/history_backfill.py).
-        marks = pandas.DataFrame(rows, columns=["table_name", "day", "loaded_until"])
-        connection.register("new_marks", marks)
-        try:
+    # Many rows per statement: row by row, a history backfill's 7,000 marks took half a minute
+    # or more (benchmarks/history_backfill.py).
+    with connection.transaction():
+        for start in range(0, len(rows), _MARKS_PER_STATEMENT):
+            chunk = rows[start : start + _MARKS_PER_STATEMENT]
             connection.execute(
-                f"insert into {MARKS_TABLE} select table_name, day, loaded_until from new_marks "
-                "on conflict (table_name, day) "
-                "do update set loaded_until = greatest(loaded_until, excluded.loaded_until)"
+                f"insert into {MARKS_TABLE} (table_name, day, loaded_until) values "
+                + ", ".join(["(?, ?, ?)"] * len(chunk))
+                + " on conflict (table_name, day) do update set loaded_until = "
+                "greatest(load_marks.loaded_until, excluded.loaded_until)",
+                [value for row in chunk for value in row],
             )
-        finally:
-            connection.unregister("new_marks")
 
 
 def _first_unloaded(marks: dict[datetime, datetime], since: datetime, until: datetime) -> datetime:
@@ -131,15 +129,14 @@ def _first_unloaded(marks: dict[datetime, datetime], since: datetime, until: dat
 
 
 def _marks(
-    connection: duckdb.DuckDBPyConnection, since: datetime, until: datetime
+    connection: WarehouseConnection, since: datetime, until: datetime
 ) -> dict[str, dict[datetime, datetime]]:
-    try:
-        rows = connection.execute(
-            f"select table_name, day, loaded_until from {MARKS_TABLE} where day >= ? and day < ?",
-            [since.date(), until.date()],
-        ).fetchall()
-    except duckdb.CatalogException:
+    if not connection.table_exists(MARKS_SCHEMA, "load_marks"):
         return {}
+    rows = connection.execute(
+        f"select table_name, day, loaded_until from {MARKS_TABLE} where day >= ? and day < ?",
+        [since.date(), until.date()],
+    ).fetchall()
     marks: dict[str, dict[datetime, datetime]] = {}
     for table, day, loaded_until in rows:
         start = datetime(day.year, day.month, day.day, tzinfo=since.tzinfo)

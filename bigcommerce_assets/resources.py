@@ -4,8 +4,12 @@ import os
 from pathlib import Path
 
 import dagster as dg
+from typing import Any
+
 import dlt
 from dagster_dlt import DagsterDltResource
+from dlt.common.destination import Destination
+from dlt.destinations.impl.postgres.configuration import PostgresCredentials
 
 from bigcommerce_assets.client import DEFAULT_API_URL, BigCommerceClient, parse_store_hash
 from warehouse.ownership import (
@@ -70,13 +74,21 @@ class DltRunnerResource(DagsterDltResource):
         return dlt.pipeline(
             pipeline_name=PIPELINE_NAME,
             pipelines_dir=self.pipelines_dir,
-            destination=dlt.destinations.duckdb(
-                credentials={
-                    "database": warehouse.path,
-                    "global_config": {"memory_limit": self.duckdb_memory_limit},
-                }
-            ),
+            destination=self._destination(warehouse),
             dataset_name="bigcommerce",
+        )
+
+    def _destination(self, warehouse: WarehouseResource) -> Destination[Any, Any]:
+        """dlt's destination for the warehouse. PostgreSQL's credentials go in as an object: a
+        destination built from the URL string prints the password in its repr."""
+        if warehouse.dialect == "postgres":
+            credentials = PostgresCredentials(warehouse.postgres().url)
+            return dlt.destinations.postgres(credentials=credentials)
+        return dlt.destinations.duckdb(
+            credentials={
+                "database": warehouse.path,
+                "global_config": {"memory_limit": self.duckdb_memory_limit},
+            }
         )
 
     def claim(self, store: StoreIdentity, warehouse: WarehouseResource) -> None:

@@ -20,20 +20,20 @@ from helpers.store import AS_OF, make_store
 from bigcommerce_sandbox import SandboxServer
 
 
-def test_range_backfill_loads_every_table_in_one_run(server, store, tmp_path):
-    result = load(server, store, tmp_path)
+def test_range_backfill_loads_every_table_in_one_run(server, store, tmp_path, warehouse):
+    result = load(server, store, tmp_path, warehouse=warehouse)
 
     assert result.success
     orders = store.orders(include_archived=True)
-    assert count(tmp_path, "customers") == len(store.customers())
-    assert count(tmp_path, "orders") == len(orders)
-    assert count(tmp_path, "order_products") == sum(len(store.line_items(o["id"])) for o in orders)
-    assert count(tmp_path, "order_transactions") == sum(
+    assert count(warehouse, "customers") == len(store.customers())
+    assert count(warehouse, "orders") == len(orders)
+    assert count(warehouse, "order_products") == sum(len(store.line_items(o["id"])) for o in orders)
+    assert count(warehouse, "order_transactions") == sum(
         len(store.transactions(o["id"])) for o in orders
     )
-    assert count(tmp_path, "products") == len(store.products())
-    assert count(tmp_path, "categories") == len(store.categories())
-    assert count(tmp_path, "store") == 1
+    assert count(warehouse, "products") == len(store.products())
+    assert count(warehouse, "categories") == len(store.categories())
+    assert count(warehouse, "store") == 1
     # Every day is recorded; the columns only on the last day, the one the UI shows.
     customers = [
         m
@@ -98,53 +98,58 @@ def test_empty_order_window_costs_one_request_answered_204(tmp_path):
     assert server.count_requests("v3/orders/*/transactions") == 0
 
 
-def test_modified_order_is_updated_in_place_not_duplicated(server, store, tmp_path):
-    assert load(server, store, tmp_path).success
+def test_modified_order_is_updated_in_place_not_duplicated(server, store, tmp_path, warehouse):
+    assert load(server, store, tmp_path, warehouse=warehouse).success
     order = store.orders()[0]
     store.update_order(order["id"], at=AS_OF, status_id=5, status="Cancelled")
 
-    result = load(server, store, tmp_path, first=LAST_DAY, last=LAST_DAY)
+    result = load(server, store, tmp_path, first=LAST_DAY, last=LAST_DAY, warehouse=warehouse)
 
     assert result.success
-    assert rows(tmp_path, f"select status_id from bigcommerce.orders where id = {order['id']}") == [
-        (5,)
-    ]
-    assert count(tmp_path, "orders") == len(store.orders(include_archived=True))
+    assert rows(
+        warehouse, f"select status_id from bigcommerce.orders where id = {order['id']}"
+    ) == [(5,)]
+    assert count(warehouse, "orders") == len(store.orders(include_archived=True))
     assert metadata(result, "orders")["rows_loaded"] >= 1
 
 
-def test_archived_and_guest_orders_are_kept(server, store, tmp_path):
-    assert load(server, store, tmp_path).success
+def test_archived_and_guest_orders_are_kept(server, store, tmp_path, warehouse):
+    assert load(server, store, tmp_path, warehouse=warehouse).success
 
     archived = sum(1 for o in store.orders(include_archived=True) if o["is_deleted"])
     guests = sum(1 for o in store.orders(include_archived=True) if o["customer_id"] == 0)
     assert archived and guests
-    assert rows(tmp_path, "select count(*) from bigcommerce.orders where is_deleted") == [
+    assert rows(warehouse, "select count(*) from bigcommerce.orders where is_deleted") == [
         (archived,)
     ]
-    assert rows(tmp_path, "select count(*) from bigcommerce.orders where customer_id = 0") == [
+    assert rows(warehouse, "select count(*) from bigcommerce.orders where customer_id = 0") == [
         (guests,)
     ]
 
 
-def test_v2_dates_and_money_get_real_types(server, store, tmp_path):
-    assert load(server, store, tmp_path).success
+def test_v2_dates_and_money_get_real_types(server, store, tmp_path, warehouse):
+    assert load(server, store, tmp_path, warehouse=warehouse).success
 
-    types = dict(
-        rows(
-            tmp_path,
+    types = {
+        name: (kind.split("(")[0], precision, scale)
+        for name, kind, precision, scale in rows(
+            warehouse,
             """
-        select column_name, data_type from information_schema.columns
+        select column_name, upper(data_type), numeric_precision, numeric_scale
+        from information_schema.columns
         where table_schema = 'bigcommerce' and table_name = 'orders'
     """,
         )
-    )
-    assert types["date_modified"] == "TIMESTAMP WITH TIME ZONE"
-    assert types["total_inc_tax"].startswith("DECIMAL")
-    assert types["store_default_to_transactional_exchange_rate"] == "DECIMAL(24,10)"
+    }
+    # DuckDB names DECIMAL what PostgreSQL names NUMERIC.
+    decimal = "DECIMAL" if warehouse.dialect == "duckdb" else "NUMERIC"
+    assert types["date_modified"][0] == "TIMESTAMP WITH TIME ZONE"
+    assert types["total_inc_tax"] == (decimal, 38, 9)
+    assert types["store_default_to_transactional_exchange_rate"] == (decimal, 24, 10)
     order = store.orders()[0]
     total = rows(
-        tmp_path, f"select total_inc_tax::varchar from bigcommerce.orders where id = {order['id']}"
+        warehouse,
+        f"select cast(total_inc_tax as varchar) from bigcommerce.orders where id = {order['id']}",
     )
     assert total[0][0].rstrip("0").rstrip(".") == order["total_inc_tax"].rstrip("0").rstrip(".")
 

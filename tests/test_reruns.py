@@ -4,13 +4,14 @@ while a run reads the store."""
 
 import shutil
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
-import duckdb
 import pytest
 from helpers.extraction import failure_message, load, rows
+from helpers.postgres import PostgresServer
 from helpers.store import AS_OF, make_store
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -18,6 +19,7 @@ from hypothesis import strategies as st
 from bigcommerce_assets.load_marks import OVERLAP
 from bigcommerce_sandbox import SandboxServer, SandboxStore
 from bigcommerce_sandbox.gateway import IncomingRequest, Reply
+from warehouse.resource import WarehouseResource
 
 # customers, live orders, archived orders, products, categories, store: one page each.
 LISTS = 6
@@ -26,42 +28,63 @@ PAGED_ORDERS = 600
 FULL_REFRESH = {"ops": {"bigcommerce": {"config": {"full_refresh": True}}}}
 
 
-@pytest.fixture(scope="module")
-def loaded(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A folder holding a first full load of `make_store()`."""
-    return _first_load(tmp_path_factory, make_store())
+@dataclass(frozen=True)
+class Loaded:
+    """A first full load: dlt's folder, and the warehouse on one engine."""
+
+    folder: Path
+    warehouse: WarehouseResource
+    postgres: PostgresServer | None = None
+
+    def copy(self, tmp_path: Path) -> "Loaded":
+        """The same load, in a new folder and a new warehouse, for one test to change."""
+        folder = tmp_path / "copy"
+        shutil.copytree(self.folder, folder)
+        if self.postgres is None:
+            return Loaded(folder, _duckdb(folder))
+        url = self.postgres.create_database(template=self.warehouse.url)
+        return Loaded(folder, WarehouseResource(url=url), self.postgres)
+
+
+@pytest.fixture(scope="module", params=["duckdb", "postgres"])
+def loaded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Loaded:
+    """A first full load of `make_store()`, on each engine."""
+    postgres = request.getfixturevalue("postgres") if request.param == "postgres" else None
+    return _first_load(tmp_path_factory, make_store(), postgres)
 
 
 @pytest.fixture(scope="module")
-def loaded_pages(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A folder holding a first full load of a store whose live orders fill three pages."""
+def loaded_pages(tmp_path_factory: pytest.TempPathFactory) -> Loaded:
+    """A first full load, into DuckDB, of a store whose live orders fill three pages."""
     return _first_load(tmp_path_factory, make_store(orders=PAGED_ORDERS))
 
 
-def _first_load(tmp_path_factory: pytest.TempPathFactory, store: SandboxStore) -> Path:
+def _first_load(
+    tmp_path_factory: pytest.TempPathFactory,
+    store: SandboxStore,
+    postgres: PostgresServer | None = None,
+) -> Loaded:
     folder = tmp_path_factory.mktemp("loaded")
+    if postgres is None:
+        warehouse = _duckdb(folder)
+    else:
+        warehouse = WarehouseResource(url=postgres.create_database())
     with SandboxServer(store, quota=None) as server:
-        assert load(server, store, folder).success
-    return folder
+        assert load(server, store, folder, warehouse=warehouse).success
+    return Loaded(folder, warehouse, postgres)
 
 
-def _copy(loaded: Path, tmp_path: Path) -> Path:
-    folder = tmp_path / "copy"
-    shutil.copytree(loaded, folder)
-    return folder
-
-
-def _rerun(server: SandboxServer, store: SandboxStore, folder: Path, **options: object) -> int:
+def _rerun(server: SandboxServer, store: SandboxStore, loaded: Loaded, **options: object) -> int:
     """Load the whole window again; the requests it made."""
     server.reset_requests()
-    assert load(server, store, folder, **options).success
+    assert load(server, store, loaded.folder, warehouse=loaded.warehouse, **options).success
     return len(server.requests)
 
 
 def test_rerun_with_nothing_changed_reads_each_list_once(loaded, tmp_path):
-    folder, store = _copy(loaded, tmp_path), make_store()
+    copy, store = loaded.copy(tmp_path), make_store()
     with SandboxServer(store, quota=None) as server:
-        assert _rerun(server, store, folder) == LISTS
+        assert _rerun(server, store, copy) == LISTS
         assert server.count_requests("v3/orders/*/transactions") == 0
 
 
@@ -75,33 +98,33 @@ def test_an_order_on_the_lists_first_second_is_known_loaded(tmp_path):
 
     with SandboxServer(store, quota=None) as server:
         assert load(server, store, tmp_path).success
-        assert _rerun(server, store, tmp_path) == LISTS
+        assert _rerun(server, store, Loaded(tmp_path, _duckdb(tmp_path))) == LISTS
 
 
 def test_rerun_asks_transactions_only_of_new_and_changed_orders(loaded, tmp_path):
-    folder, store = _copy(loaded, tmp_path), make_store()
+    copy, store = loaded.copy(tmp_path), make_store()
     changed = store.orders()[3]["id"]
     store.update_order(changed, at=AS_OF + timedelta(hours=1), status_id=5, status="Cancelled")
     new = store.add_order(2, at=AS_OF + timedelta(hours=2))["id"]
     store.update_customer(4, at=AS_OF + timedelta(hours=3), first_name="Renamed")
 
     with SandboxServer(store, quota=None) as server:
-        assert _rerun(server, store, folder) == LISTS + 2
+        assert _rerun(server, store, copy) == LISTS + 2
         fetched = {r.path for r in server.requests if r.path.endswith("/transactions")}
 
     assert fetched == {f"v3/orders/{changed}/transactions", f"v3/orders/{new}/transactions"}
-    assert rows(folder, f"select status from bigcommerce.orders where id = {changed}") == [
+    assert rows(copy.warehouse, f"select status from bigcommerce.orders where id = {changed}") == [
         ("Cancelled",)
     ]
-    assert rows(folder, "select first_name from bigcommerce.customers where id = 4") == [
+    assert rows(copy.warehouse, "select first_name from bigcommerce.customers where id = 4") == [
         ("Renamed",)
     ]
 
 
 def test_full_refresh_reads_the_whole_window_again(loaded, tmp_path):
-    folder, store = _copy(loaded, tmp_path), make_store()
+    copy, store = loaded.copy(tmp_path), make_store()
     with SandboxServer(store, quota=None) as server:
-        refreshed = _rerun(server, store, folder, run_config=FULL_REFRESH)
+        refreshed = _rerun(server, store, copy, run_config=FULL_REFRESH)
         transactions = server.count_requests("v3/orders/*/transactions")
 
     assert transactions == len(store.orders(include_archived=True))
@@ -112,34 +135,34 @@ def test_a_change_to_a_page_already_read_is_read_by_the_next_rerun(loaded, tmp_p
     """Orders are paged by id, archived ones last: an order placed after the live pages were
     read is not seen, and an order archived half an hour later is. The marks must stop before
     the first, at the store's clock when it answered the first page."""
-    folder, store = _copy(loaded, tmp_path), make_store()
+    copy, store = loaded.copy(tmp_path), make_store()
     live = store.orders(include_archived=False)
     placed = _change(store, "new order", 3, AS_OF + timedelta(minutes=1))
     archived = _change(store, "archive", 5, AS_OF + timedelta(minutes=31))
     with _ChangingServer(store, [placed, archived]) as server:
-        _rerun(server, store, folder)
+        _rerun(server, store, copy)
         assert server.count_requests("v2/orders") == 2  # one live page, one archived
-        _rerun(server, store, folder)
+        _rerun(server, store, copy)
 
     assert len(store.orders(include_archived=False)) == len(live)  # one placed, one archived
-    assert _warehouse_view(folder) == _store_view(store)
+    assert _warehouse_view(copy.warehouse) == _store_view(store)
 
 
 def test_orders_no_successful_load_covered_get_their_transactions_again(loaded, tmp_path):
     """A run that failed after merging orders, before their transactions, leaves orders that no
     mark covers: the next run asks their transactions again."""
-    folder, store = _copy(loaded, tmp_path), make_store()
+    copy, store = loaded.copy(tmp_path), make_store()
     order_id = store.orders()[7]["id"]
-    with duckdb.connect(str(folder / "warehouse.duckdb")) as db:
+    with copy.warehouse.connect() as db:
         db.execute("delete from meta.load_marks")
         db.execute(f"delete from bigcommerce.order_transactions where order_id = {order_id}")
 
     with SandboxServer(store, quota=None) as server:
-        _rerun(server, store, folder)
+        _rerun(server, store, copy)
         asked = server.count_requests("v3/orders/*/transactions")
 
     assert asked == len(store.orders(include_archived=True))
-    assert _warehouse_view(folder) == _store_view(store)
+    assert _warehouse_view(copy.warehouse) == _store_view(store)
 
 
 def test_a_transactions_since_that_is_no_date_fails_before_any_request(tmp_path):
@@ -208,7 +231,7 @@ _CHANGE = st.tuples(
 )
 @given(changes=st.lists(_CHANGE, min_size=1, max_size=8))
 def test_reruns_miss_nothing_modified_in_the_window(loaded_pages, tmp_path_factory, changes):
-    folder = _copy(loaded_pages, tmp_path_factory.mktemp("example"))
+    copy = loaded_pages.copy(tmp_path_factory.mktemp("example"))
     store = make_store(orders=PAGED_ORDERS)
     # The store's clock runs forward: changes made before the rerun come first, then those
     # made while it reads the store, each `minutes` after the one before.
@@ -223,11 +246,11 @@ def test_reruns_miss_nothing_modified_in_the_window(loaded_pages, tmp_path_facto
         change()
 
     with _ChangingServer(store, during) as server:
-        _rerun(server, store, folder)
-        _rerun(server, store, folder)  # picks up what changed during the first
-        assert _rerun(server, store, folder) == LISTS
+        _rerun(server, store, copy)
+        _rerun(server, store, copy)  # picks up what changed during the first
+        assert _rerun(server, store, copy) == LISTS
 
-    assert _warehouse_view(folder) == _store_view(store)
+    assert _warehouse_view(copy.warehouse) == _store_view(store)
 
 
 def _change(store: SandboxStore, kind: str, number: int, at: datetime) -> Callable[[], object]:
@@ -245,21 +268,25 @@ def _change(store: SandboxStore, kind: str, number: int, at: datetime) -> Callab
     }[kind]
 
 
-def _warehouse_view(folder: Path) -> dict[str, list[tuple]]:
+def _duckdb(folder: Path) -> WarehouseResource:
+    return WarehouseResource(path=str(folder / "warehouse.duckdb"))
+
+
+def _warehouse_view(warehouse: WarehouseResource) -> dict[str, list[tuple]]:
     return {
         "orders": rows(
-            folder,
-            "select id, status, is_deleted, epoch(date_modified)::bigint "
+            warehouse,
+            "select id, status, is_deleted, cast(extract(epoch from date_modified) as bigint) "
             "from bigcommerce.orders order by id",
         ),
         "customers": rows(
-            folder,
-            "select id, last_name, epoch(date_modified)::bigint "
+            warehouse,
+            "select id, last_name, cast(extract(epoch from date_modified) as bigint) "
             "from bigcommerce.customers order by id",
         ),
-        "products": rows(folder, "select id, name from bigcommerce.products order by id"),
+        "products": rows(warehouse, "select id, name from bigcommerce.products order by id"),
         "transactions": rows(
-            folder,
+            warehouse,
             "select order_id, count(*) from bigcommerce.order_transactions group by 1 order by 1",
         ),
     }

@@ -5,12 +5,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 
 from bigcommerce_assets.assets import build_extraction_assets
 from bigcommerce_assets.sources import ENDPOINTS
 from bigcommerce_sandbox import SandboxServer, SandboxStore
 from helpers.store import AS_OF, HISTORY_DAYS, resources
+from warehouse.resource import WarehouseResource
 
 FIRST_DAY = (AS_OF - timedelta(days=HISTORY_DAYS + 1)).date().isoformat()
 LAST_DAY = AS_OF.date().isoformat()
@@ -43,21 +43,24 @@ def load(
     )
 
 
-def rows(tmp_path: Path, sql: str) -> list[tuple]:
-    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as db:
-        return db.sql(sql).fetchall()
+def rows(where: Path | WarehouseResource, sql: str) -> list[tuple]:
+    """The rows of `sql` in a warehouse: a resource, or the DuckDB file in a test's tmp_path."""
+    if isinstance(where, Path):
+        where = WarehouseResource(path=str(where / "warehouse.duckdb"))
+    with where.connect(read_only=True) as connection:
+        return connection.execute(sql).fetchall()
 
 
-def count(tmp_path: Path, table: str) -> int:
+def count(where: Path | WarehouseResource, table: str) -> int:
     """Rows in a raw table; 0 when dlt never created it because no record arrived."""
     exists = rows(
-        tmp_path,
+        where,
         f"""
         select count(*) from information_schema.tables
         where table_schema = 'bigcommerce' and table_name = '{table}'
     """,
     )
-    return rows(tmp_path, f"select count(*) from bigcommerce.{table}")[0][0] if exists[0][0] else 0
+    return rows(where, f"select count(*) from bigcommerce.{table}")[0][0] if exists[0][0] else 0
 
 
 def metadata(result: dg.ExecuteInProcessResult, table: str) -> dict[str, object]:

@@ -34,13 +34,15 @@ class PostgresServer:
     def url(self, database: str, *, password: str = PASSWORD) -> str:
         return f"postgresql://{USER}:{password}@{self.host}:{self.port}/{database}"
 
-    def create_database(self) -> str:
-        """A new, empty database; returns its URL."""
+    def create_database(self, *, template: str | None = None) -> str:
+        """A new database, empty or a copy of the database `template` (a URL) names; returns its
+        URL. Nothing may be connected to the template."""
         name = f"t_{uuid.uuid4().hex[:12]}"
+        copy = f" template {template.rsplit('/', 1)[1]}" if template else ""
         connection = psycopg2.connect(self.url("postgres"))
         connection.autocommit = True
         with connection.cursor() as cursor:
-            cursor.execute(f"create database {name} owner {USER}")
+            cursor.execute(f"create database {name} owner {USER}{copy}")
         connection.close()
         return self.url(name)
 

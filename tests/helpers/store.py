@@ -30,9 +30,11 @@ def resources(
     store_hash: str | None = None,
     access_token: str | None = None,
     api_url: str | None = None,
+    warehouse: WarehouseResource | None = None,
     **client: object,
 ) -> dict[str, object]:
-    """Resources for one test: the sandbox store, a DuckDB file and a dlt folder in tmp_path."""
+    """Resources for one test: the sandbox store, a dlt folder in tmp_path and `warehouse`, by
+    default a DuckDB file in tmp_path."""
     return {
         "bigcommerce": BigCommerceResource(
             store_hash=store_hash if store_hash is not None else store.store_hash,
@@ -41,6 +43,6 @@ def resources(
             backoff_seconds=0.01,
             **client,
         ),
-        "warehouse": WarehouseResource(path=str(tmp_path / "warehouse.duckdb")),
+        "warehouse": warehouse or WarehouseResource(path=str(tmp_path / "warehouse.duckdb")),
         "dlt": DltRunnerResource(pipelines_dir=str(tmp_path / "dlt")),
     }
