@@ -1,5 +1,6 @@
-"""The README's first command: load the sandbox store into DuckDB with Dagster, build the
-models, export the example audience job back to the store, and say what landed at each step.
+"""The README's first command: load the sandbox store into DuckDB (or the PostgreSQL database
+`WAREHOUSE_URL` names) with Dagster, build the models, export the example audience job back to
+the store, and say what landed at each step.
 
 It starts the sandbox store on 127.0.0.1, points the project's environment variables at it and
 at the demo's own folder (`data/demo/`, see `demo_folder.py`), and runs the documented commands:
@@ -13,16 +14,15 @@ import os
 import sys
 import time
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import dagster as dg
-import duckdb
 
 from bigcommerce_assets.sources import ENDPOINTS
 from bigcommerce_sandbox import SandboxStore
 from bigcommerce_sandbox.commands import materialize
 from bigcommerce_sandbox.demo_folder import (
     NEW_ORDERS_PER_RUN,
+    DemoError,
     DemoFolder,
     demo_store,
     first_day,
@@ -33,6 +33,7 @@ from bigcommerce_sandbox.demo_folder import (
 from bigcommerce_sandbox.demo_ui import open_ui
 from dbt_like_sql.audiences import AUDIENCE_LAYER
 from dbt_like_sql.project import MODELS_DIR
+from warehouse.resource import WarehouseResource
 
 UI_PORT = 3000
 
@@ -58,8 +59,13 @@ def main(argv: list[str] | None = None) -> int:
 def run_demo(folder: DemoFolder) -> int:
     """Load, model and export the demo's store, incrementally after the first run."""
     state = folder.read_state()
+    warehouse = folder.warehouse_resource()
     if state is None:
-        folder.start_afresh()
+        try:
+            folder.start_afresh()
+        except (DemoError, dg.Failure) as error:
+            print(getattr(error, "description", None) or str(error), file=sys.stderr)
+            return 1
     folder.prepare()
     now = datetime.now(UTC).replace(microsecond=0)
     store = demo_store(state, now)
@@ -94,10 +100,12 @@ def run_demo(folder: DemoFolder) -> int:
         if not _materialize(env, "group:exports"):
             return 1
         export_requests = len(server.requests)
-        folder.write_state(store_state(store, server.url, today, added_orders))
-    print(f"\nLoaded in {seconds:.1f} s with {requests} API requests into {folder.warehouse}:")
-    _print_tables(folder.warehouse)
-    _print_audiences(folder.warehouse)
+        folder.write_state(
+            store_state(store, server.url, today, added_orders, warehouse.describe())
+        )
+    print(f"\nLoaded in {seconds:.1f} s with {requests} API requests into {warehouse.describe()}:")
+    _print_tables(warehouse)
+    _print_audiences(warehouse)
     # The committed dagster.yaml reads the instance's folder from DAGSTER_HOME.
     os.environ["DAGSTER_HOME"] = env["DAGSTER_HOME"]
     _print_export(store, export_requests, dg.DagsterInstance.from_config(env["DAGSTER_HOME"]))
@@ -116,18 +124,18 @@ def run_demo(folder: DemoFolder) -> int:
     return 0
 
 
-def _print_tables(warehouse: Path) -> None:
-    with duckdb.connect(str(warehouse), read_only=True) as db:
+def _print_tables(warehouse: WarehouseResource) -> None:
+    with warehouse.connect(read_only=True) as db:
         for table in ENDPOINTS:
-            [(rows,)] = db.sql(f"select count(*) from bigcommerce.{table}").fetchall()
+            [(rows,)] = db.execute(f"select count(*) from bigcommerce.{table}").fetchall()
             print(f"  bigcommerce.{table:<20} {rows:>7} rows")
 
 
-def _print_audiences(warehouse: Path) -> None:
-    with duckdb.connect(str(warehouse), read_only=True) as db:
-        [(profiles,)] = db.sql("select count(*) from analytics.profiles").fetchall()
+def _print_audiences(warehouse: WarehouseResource) -> None:
+    with warehouse.connect(read_only=True) as db:
+        [(profiles,)] = db.execute("select count(*) from analytics.profiles").fetchall()
         sizes = dict(
-            db.sql(
+            db.execute(
                 "select audience, count(*) from analytics.audience_members group by 1"
             ).fetchall()
         )

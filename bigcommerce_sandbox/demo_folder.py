@@ -13,12 +13,17 @@ from pathlib import Path
 
 from bigcommerce_sandbox import SandboxServer, SandboxStore
 from bigcommerce_sandbox.commands import INSTANCE_CONFIG, PROJECT_DIR
+from warehouse.resource import WarehouseResource
 
 HISTORY_DAYS = 90
 CUSTOMERS = 500
 NEW_ORDERS_PER_RUN = 8
 # What points the project at a store and its state: the demo sets all of it for its commands.
 _PROJECT_VARIABLES = ("BIGCOMMERCE_", "DUCKDB_", "DLT_", "AUDIENCE_", "DAGSTER_HOME")
+
+
+class DemoError(Exception):
+    """The demo cannot run as set up; the message says what to change."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,12 @@ class DemoFolder:
     def warehouse(self) -> Path:
         return self.path / "warehouse.duckdb"
 
+    def warehouse_resource(self) -> WarehouseResource:
+        """The demo's warehouse: its DuckDB file, or the PostgreSQL database `WAREHOUSE_URL`
+        names when that is set (the demo then keeps its queue there too)."""
+        url = os.environ.get("WAREHOUSE_URL", "").strip()
+        return WarehouseResource(url=url) if url else WarehouseResource(path=str(self.warehouse))
+
     @property
     def queue(self) -> Path:
         return self.path / "export_queue.sqlite"
@@ -55,20 +66,34 @@ class DemoFolder:
         return self.path / "sandbox_demo.json"
 
     def read_state(self) -> dict | None:
-        """What the previous run left, or None when there is no previous run to go on from."""
-        if not self.warehouse.exists():
+        """What the previous run left, or None when there is no previous run to go on from (or
+        it loaded another warehouse)."""
+        warehouse = self.warehouse_resource()
+        if warehouse.dialect == "duckdb" and not self.warehouse.exists():
             return None
         try:
-            return json.loads(self.state_file.read_text(encoding="utf-8"))
+            state = json.loads(self.state_file.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return None
+        loaded_into = state.get("warehouse", str(self.warehouse))
+        return state if loaded_into == warehouse.describe() else None
 
     def write_state(self, state: dict) -> None:
         self.state_file.write_text(json.dumps(state), encoding="utf-8")
 
     def start_afresh(self) -> None:
         """Delete what an earlier demo store left in the folder: a new store holds none of it,
-        and its warehouse, queue and dlt folder would refuse the new store anyway."""
+        and its warehouse, queue and dlt folder would refuse the new store anyway. A PostgreSQL
+        database is never emptied: one that holds a store already is refused (DemoError)."""
+        warehouse = self.warehouse_resource()
+        if warehouse.dialect == "postgres":
+            with warehouse.connect(read_only=True) as connection:
+                if connection.table_exists("meta", "store_owner"):
+                    raise DemoError(
+                        f"The demo starts a new store, and {warehouse.describe()} holds one "
+                        "already: point WAREHOUSE_URL at an empty database (or drop and create "
+                        "this one again)."
+                    )
         for path in (self.warehouse, self.queue):
             for companion in (path, *path.parent.glob(f"{path.name}[-.]*")):
                 companion.unlink(missing_ok=True)
@@ -136,10 +161,12 @@ def place_new_orders(store: SandboxStore, state: dict | None, now: datetime) -> 
 
 
 def store_state(
-    store: SandboxStore, api_url: str, last_day: date, added_orders: list[list]
+    store: SandboxStore, api_url: str, last_day: date, added_orders: list[list], warehouse: str
 ) -> dict:
-    """What the next run needs to serve the same store at the same address."""
+    """What the next run needs to serve the same store at the same address, and the warehouse
+    (`WarehouseResource.describe()`) it was loaded into."""
     return {
+        "warehouse": warehouse,
         "as_of": store.as_of.isoformat(),
         "api_port": int(api_url.rsplit(":", 1)[1]),
         "last_day": last_day.isoformat(),

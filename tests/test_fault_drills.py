@@ -32,6 +32,7 @@ from helpers.exports import UPSERTS, export, queue_members, registered_members
 from helpers.extraction import LAST_DAY, count, load, rows
 from helpers.instance import instance_at
 from helpers.models import build
+from helpers.postgres import PASSWORD, dump_database
 from helpers.store import AS_OF, make_store
 
 from audience_jobs.export import MAX_CONCURRENT_WRITES, MAX_ITEMS_PER_REQUEST
@@ -40,6 +41,7 @@ from audience_jobs.queue import ExportQueue, MemberState
 from bigcommerce_assets.abandoned_runs import release_abandoned_runs
 from bigcommerce_sandbox import SandboxServer, SandboxStore
 from bigcommerce_sandbox.commands import materialize_command
+from warehouse.resource import WarehouseResource
 
 FAULT_RATES = {"5xx": 0.05, "drop": 0.01, "truncate": 0.01, "cut": 0.01}
 SERVER_ERRORS = (500, 502, 503, 504)
@@ -227,8 +229,8 @@ def _customer_notes(store: SandboxStore) -> dict[int, str]:
 # Crash and resume: SIGKILL mid-load (the documented CLI) and mid-export, then run again.
 
 
-def test_load_killed_mid_extract_resumes_to_a_clean_load(tmp_path, bytecode):
-    _load_killed_then_resumed(tmp_path, bytecode, kill_points=[60])
+def test_load_killed_mid_extract_resumes_to_a_clean_load(tmp_path, bytecode, warehouse):
+    _load_killed_then_resumed(tmp_path, bytecode, kill_points=[60], warehouse=warehouse)
 
 
 @pytest.mark.drill
@@ -245,15 +247,26 @@ def test_load_killed_repeatedly_resumes_to_a_clean_load(tmp_path, bytecode, kill
     _load_killed_then_resumed(tmp_path, bytecode, kill_points=kill_points)
 
 
-def _load_killed_then_resumed(tmp_path: Path, bytecode: Path, kill_points: list[int | str]) -> None:
-    """Kill the documented backfill at each point in turn, run it to the end, compare.
+def _load_killed_then_resumed(
+    tmp_path: Path,
+    bytecode: Path,
+    kill_points: list[int | str],
+    warehouse: WarehouseResource | None = None,
+) -> None:
+    """Kill the documented backfill at each point in turn, run it to the end, compare with a
+    clean load into DuckDB.
 
-    A point is a number of requests this attempt made, or a dlt phase of LOAD_PHASES.
+    A point is a number of requests this attempt made, or a dlt phase of LOAD_PHASES. The
+    crashed load goes to `warehouse` when given a PostgreSQL one, else to a DuckDB file.
     """
     store = drill_store()
     crashed = tmp_path / "crashed"
+    url = warehouse.url if warehouse is not None and warehouse.dialect == "postgres" else None
+    crashed_warehouse = (
+        warehouse if url else WarehouseResource(path=str(crashed / "warehouse.duckdb"))
+    )
     with SandboxServer(store, quota=None, latency_ms=100) as server:
-        env = cli_env(crashed, store, server, bytecode=bytecode)
+        env = cli_env(crashed, store, server, bytecode=bytecode, warehouse_url=url)
         for attempt, point in enumerate(kill_points):
             reached = _kill_point(point, server, crashed / "dlt" / "bigcommerce")
             log = crashed / f"killed-{attempt}.log"
@@ -264,11 +277,10 @@ def _load_killed_then_resumed(tmp_path: Path, bytecode: Path, kill_points: list[
         assert load(server, store, tmp_path / "clean", first=DRILL_FIRST_DAY).success
 
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert duplicated_keys(crashed / "warehouse.duckdb") == {}
+    assert duplicated_keys(crashed_warehouse) == {}
     assert (
         table_differences(
-            raw_tables(tmp_path / "clean" / "warehouse.duckdb"),
-            raw_tables(crashed / "warehouse.duckdb"),
+            raw_tables(tmp_path / "clean" / "warehouse.duckdb"), raw_tables(crashed_warehouse)
         )
         == {}
     )
@@ -616,6 +628,35 @@ def test_token_is_nowhere_after_failures_of_every_kind(tmp_path, bytecode):
         assert any(reason in error for error in errors), reason
     tokens = [store.access_token, bad_token, read_only]
     _assert_token_is_nowhere(env, [loaded, exported, *failures], errors, tokens)
+
+
+def test_password_and_token_are_nowhere_with_a_postgres_warehouse(tmp_path, bytecode, postgres):
+    store = drill_store(customers=20, orders=40, products=6)
+    url = postgres.create_database()
+    wrong_password = "wrong-pw-5d1c07"
+    with SandboxServer(store, quota=None) as server:
+        env = cli_env(tmp_path, store, server, bytecode=bytecode, warehouse_url=url)
+        runs = [run_cli(env, *LOAD_SELECTION), run_cli(env, *MODELS_AND_EXPORTS)]
+        refused = run_cli(
+            {**env, "WAREHOUSE_URL": url.replace(PASSWORD, wrong_password)}, *LOAD_SELECTION
+        )
+
+    assert [run.returncode for run in runs] == [0, 0], runs[-1].stderr[-3000:]
+    assert refused.returncode != 0
+    errors = _failure_texts(Path(env["DAGSTER_HOME"]))
+    assert any("refused the login (check the user and password)" in error for error in errors)
+    places = [Path(env["DAGSTER_HOME"]), Path(env["DLT_PIPELINES_DIR"])]
+    database = dump_database(url)
+    # The scans see what each place holds: the store's rows, the queue, the instance's logs.
+    assert store.store_hash in database and "Audience_repeat_buyers" in database
+    assert secret_locations([places[0]], "GET v2/orders page 1")
+    output = "".join(run.stdout + run.stderr for run in [*runs, refused])
+    for secret in (PASSWORD, wrong_password, store.access_token):
+        assert secret_locations(places, secret) == []
+        assert secret not in database
+        assert secret not in output
+        assert not [error for error in errors if secret in error]
+    assert store.attribute_values(), "the export ran"
 
 
 def _failure_texts(dagster_home: Path) -> list[str]:

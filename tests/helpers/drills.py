@@ -26,6 +26,8 @@ from bigcommerce_sandbox import SandboxServer, SandboxStore
 from bigcommerce_sandbox.commands import materialize
 from helpers.extraction import LAST_DAY
 from helpers.store import AS_OF
+from warehouse.connection import WarehouseConnection
+from warehouse.resource import WarehouseResource
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 # README "Tables": the primary key of every raw table; nested tables hang off these.
@@ -76,8 +78,10 @@ def cli_env(
     *,
     bytecode: Path,
     instance_config: bool = False,
+    warehouse_url: str | None = None,
 ) -> dict[str, str]:
-    """Variables for the documented commands, every file under tmp_path.
+    """Variables for the documented commands, every file under tmp_path (and the warehouse in
+    the PostgreSQL database `warehouse_url` names, when given).
 
     Args:
         bytecode: where processes keep compiled bytecode (see `with_bytecode`).
@@ -89,9 +93,10 @@ def cli_env(
     (tmp_path / "home").mkdir(exist_ok=True)
     if instance_config:
         shutil.copy(PROJECT_DIR / "data" / "dagster_home" / "dagster.yaml", home)
-    inherited = ("BIGCOMMERCE_", "DUCKDB_", "DLT_", "AUDIENCE_", "DAGSTER_")
+    inherited = ("BIGCOMMERCE_", "DUCKDB_", "DLT_", "AUDIENCE_", "DAGSTER_", "WAREHOUSE_")
     keep = {k: v for k, v in os.environ.items() if not k.startswith(inherited)}
     return {
+        **({"WAREHOUSE_URL": warehouse_url} if warehouse_url else {}),
         **with_bytecode(keep, bytecode),
         "HOME": str(tmp_path / "home"),
         "DAGSTER_HOME": str(home),
@@ -137,7 +142,11 @@ def kill_when(process: subprocess.Popen, reached: Callable[[], bool]) -> None:
     process.wait()
 
 
-def raw_table_names(db: duckdb.DuckDBPyConnection) -> list[str]:
+def _warehouse(where: Path | WarehouseResource) -> WarehouseResource:
+    return where if isinstance(where, WarehouseResource) else WarehouseResource(path=str(where))
+
+
+def raw_table_names(db: WarehouseConnection) -> list[str]:
     """Tables of the `bigcommerce` schema without dlt's own, parents before nested tables."""
     names = db.execute(
         "select table_name from information_schema.tables "
@@ -146,15 +155,16 @@ def raw_table_names(db: duckdb.DuckDBPyConnection) -> list[str]:
     return sorted((name for (name,) in names), key=lambda name: (name.count("__"), name))
 
 
-def raw_tables(warehouse: Path) -> dict[str, Counter[tuple]]:
-    """Every raw table as a multiset of rows; `_dlt_load_id` left out and dlt's random row ids
-    replaced by what they stand for (`orders:7/orders__coupons[0]`), so two loads compare."""
+def raw_tables(warehouse: Path | WarehouseResource) -> dict[str, Counter[tuple]]:
+    """Every raw table (of a DuckDB file or a warehouse) as a multiset of rows; `_dlt_load_id`
+    left out and dlt's random row ids replaced by what they stand for
+    (`orders:7/orders__coupons[0]`), so two loads compare."""
     paths: dict[str, str] = {}
     tables: dict[str, Counter[tuple]] = {}
-    with duckdb.connect(str(warehouse), read_only=True) as db:
+    with _warehouse(warehouse).connect(read_only=True) as db:
         for name in raw_table_names(db):
             cursor = db.execute(f'select * from bigcommerce."{name}"')
-            columns = [column[0] for column in cursor.description]
+            columns = [column[0] for column in cursor.description]  # type: ignore[attr-defined]
             records = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
             for record in records:
                 if name in PRIMARY_KEYS:
@@ -183,15 +193,16 @@ def table_differences(
     return differences
 
 
-def duplicated_keys(warehouse: Path) -> dict[str, list[tuple]]:
+def duplicated_keys(warehouse: Path | WarehouseResource) -> dict[str, list[tuple]]:
     """Keys held by more than one row: the primary key of a table, (parent, index) of a nested
     one. Empty when nothing is duplicated."""
     duplicated = {}
-    with duckdb.connect(str(warehouse), read_only=True) as db:
+    with _warehouse(warehouse).connect(read_only=True) as db:
         for name in raw_table_names(db):
             key = PRIMARY_KEYS.get(name, "_dlt_parent_id, _dlt_list_idx")
             found = db.execute(
-                f'select {key}, count(*) from bigcommerce."{name}" group by all having count(*) > 1'
+                f'select {key}, count(*) from bigcommerce."{name}" group by {key} '
+                "having count(*) > 1"
             ).fetchall()
             if found:
                 duplicated[name] = found

@@ -107,3 +107,13 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def dump_database(url: str) -> str:
+    """Everything a database holds, as `pg_dump` writes it: schema and rows, as text."""
+    bin_dir = binaries()
+    assert bin_dir is not None
+    dumped = subprocess.run(
+        [str(bin_dir / "pg_dump"), f"--dbname={url}"], check=True, capture_output=True
+    )
+    return dumped.stdout.decode("utf-8", "replace")
