@@ -1,18 +1,22 @@
 """Every benchmark for one store size, each measurement in a fresh process, as a markdown table.
 
 Usage:
-    python -m benchmarks.run --size small [--repeat 3]
+    python -m benchmarks.run --size small [--repeat 3] [--warehouse-url postgresql://...]
 
 Sizes: tiny (100 customers / 300 orders, a smoke test), small (10k / 30k), medium (100k / 300k)
 and large (1M / 3M). Each step runs `python -m benchmarks.run --step <name>` in a child process,
 so its peak RSS is its own, against a sandbox store served from another process, and prints one
 JSON line; this process collects them. Timings are medians of `--repeat` runs;
-throughput is reported next to a floor measured in the same invocation.
+throughput is reported next to a floor measured in the same invocation. With `--warehouse-url`
+the load also runs into PostgreSQL, alternated with the DuckDB load, each time into a new
+database that the benchmark creates on that server and drops afterwards (the URL's user needs
+CREATEDB).
 """
 
 import argparse
 import json
 import math
+import os
 import resource
 import statistics
 import subprocess
@@ -25,12 +29,12 @@ from functools import partial
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 
 from audience_jobs.assets import ExportQueueResource, build_export_assets
 from audience_jobs.jobs import ExportJob
 from audience_jobs.queue import ExportQueue, MemberState
 from benchmarks.floor import load_floor
+from benchmarks.postgres import WAREHOUSE_URL_VARIABLE, scratch_database
 from benchmarks.sandbox_process import SandboxProcess, ServedLog, ServedStore
 from bigcommerce_assets.assets import build_extraction_assets
 from bigcommerce_assets.resources import BigCommerceResource, DltRunnerResource
@@ -86,12 +90,14 @@ def minimum_requests(store: ServedStore) -> int:
     return sum(math.ceil(n / PAGE) for n in store.collections) + 1 + store.orders
 
 
-def _load(store: ServedStore, folder: Path) -> dict:
-    """One full load through the project's extraction assets."""
+def _load(store: ServedStore, folder: Path, warehouse: WarehouseResource | None = None) -> dict:
+    """One full load through the project's extraction assets, into a DuckDB file in `folder`
+    unless another warehouse is given."""
+    warehouse = warehouse or WarehouseResource(path=str(folder / "warehouse.duckdb"))
     last = AS_OF.date()
     first = last - timedelta(days=HISTORY_DAYS + 1)
     assets = build_extraction_assets(
-        dg.DailyPartitionsDefinition(start_date=str(first), end_offset=1)
+        dg.DailyPartitionsDefinition(start_date=str(first), end_offset=1), warehouse.dialect
     )
     started = time.monotonic()
     result = dg.materialize(
@@ -100,7 +106,7 @@ def _load(store: ServedStore, folder: Path) -> dict:
             "bigcommerce": BigCommerceResource(
                 store_hash=store.store_hash, access_token=store.access_token, api_url=store.url
             ),
-            "warehouse": WarehouseResource(path=str(folder / "warehouse.duckdb")),
+            "warehouse": warehouse,
             "dlt": DltRunnerResource(pipelines_dir=str(folder / "dlt")),
         },
         instance=dg.DagsterInstance.ephemeral(),
@@ -111,7 +117,7 @@ def _load(store: ServedStore, folder: Path) -> dict:
     )
     seconds = time.monotonic() - started
     assert result.success
-    with duckdb.connect(str(folder / "warehouse.duckdb"), read_only=True) as db:
+    with warehouse.connect(read_only=True) as db:
         records = sum(
             db.execute(f"select count(*) from bigcommerce.{table}").fetchall()[0][0]
             for table in ENDPOINTS
@@ -156,6 +162,19 @@ def step_load(size: Size) -> dict:
         measured = _load(store, Path(folder))
         requests = len(sandbox.log().requests)
     return {**measured, "requests": requests, "minimum": minimum_requests(store)}
+
+
+def step_load_postgres(size: Size) -> dict:
+    """The load into a new database on the server of BENCHMARK_WAREHOUSE_URL."""
+    sandbox = _sandbox(_store_args(size.customers, size.orders, size.products), None)
+    with (
+        sandbox as store,
+        tempfile.TemporaryDirectory() as folder,
+        scratch_database(os.environ[WAREHOUSE_URL_VARIABLE]) as url,
+    ):
+        measured = _load(store, Path(folder), WarehouseResource(url=url))
+        requests = len(sandbox.log().requests)
+    return {**measured, "requests": requests}
 
 
 def step_floor(size: Size) -> dict:
@@ -211,6 +230,7 @@ def step_export(size: Size) -> dict:
 
 STEPS = {
     "load": step_load,
+    "load_postgres": step_load_postgres,
     "floor": step_floor,
     **{f"quota_{scenario}": partial(step_quota, scenario=scenario) for scenario in QUOTA_SCENARIOS},
     "export": step_export,
@@ -223,8 +243,9 @@ def _child(step: str, size: str) -> dict:
         [sys.executable, "-m", "benchmarks.run", "--step", step, "--size", size],
         capture_output=True,
         text=True,
-        check=True,
     )
+    if finished.returncode != 0:
+        raise SystemExit(f"benchmark step {step} failed:\n{finished.stderr[-4000:]}")
     return json.loads(finished.stdout.strip().splitlines()[-1])
 
 
@@ -232,11 +253,12 @@ def _median(results: list[dict], key: str) -> float:
     return statistics.median(result[key] for result in results)
 
 
-def report(size: str, repeat: int) -> str:
+def report(size: str, repeat: int, postgres: bool) -> str:
     """Run every step `repeat` times (quota and export once) and format the table."""
-    # Alternated, so that whatever else the machine does weighs on both alike.
-    pairs = [(_child("load", size), _child("floor", size)) for _ in range(repeat)]
-    loads, floors = [load for load, _ in pairs], [floor for _, floor in pairs]
+    # Alternated, so that whatever else the machine does weighs on all alike.
+    steps = ("load", "floor", "load_postgres") if postgres else ("load", "floor")
+    rounds = [{step: _child(step, size) for step in steps} for _ in range(repeat)]
+    loads, floors = [r["load"] for r in rounds], [r["floor"] for r in rounds]
     quotas = {scenario: _child(f"quota_{scenario}", size) for scenario in QUOTA_SCENARIOS}
     export = _child("export", size)
     load_rate = _median(loads, "records") / _median(loads, "seconds")
@@ -261,6 +283,7 @@ def report(size: str, repeat: int) -> str:
             f"{_median(loads, 'seconds'):.1f} s vs {_median(floors, 'seconds'):.1f} s",
         ),
         ("peak RSS of the load", f"{max(r['peak_rss_mb'] for r in loads):,.0f} MB"),
+        *([_postgres_row([r["load_postgres"] for r in rounds], loads, repeat)] if postgres else []),
         *(
             (
                 f"quota-bound load, {scenario.replace('_', ' ')} ({quota_orders:,} orders, "
@@ -283,10 +306,26 @@ def report(size: str, repeat: int) -> str:
     return "\n".join(lines)
 
 
+def _postgres_row(postgres: list[dict], duckdb: list[dict], repeat: int) -> tuple[str, str]:
+    rate = _median(postgres, "records") / _median(postgres, "seconds")
+    duck_rate = _median(duckdb, "records") / _median(duckdb, "seconds")
+    return (
+        "unthrottled throughput into PostgreSQL",
+        f"{rate:,.0f} records/s vs DuckDB {duck_rate:,.0f} (ratio {rate / duck_rate:.2f}); "
+        f"median of {repeat}: {_median(postgres, 'seconds'):.1f} s; "
+        f"{postgres[0]['requests']:,} requests",
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size", choices=SIZES, default="small")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--warehouse-url",
+        help="a PostgreSQL server (any database on it) to load into as well; the user needs "
+        "CREATEDB",
+    )
     parser.add_argument("--step", choices=STEPS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.step:
@@ -294,7 +333,9 @@ def main() -> None:
         peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         print(json.dumps({**result, "peak_rss_mb": peak_kb / 1024}))
         return
-    print(report(args.size, args.repeat))
+    if args.warehouse_url:
+        os.environ[WAREHOUSE_URL_VARIABLE] = args.warehouse_url
+    print(report(args.size, args.repeat, postgres=bool(args.warehouse_url)))
 
 
 if __name__ == "__main__":
