@@ -1,35 +1,60 @@
 """Runs whose process died without a word: a SIGKILL, the OOM killer or a reboot leaves a run
-STARTED and holding its `duckdb_warehouse` slot, so every later load would wait behind it for
-ever. Dagster's run monitoring cannot tell such a run with the default run launcher, nor for
-runs started from the command line; this sensor fails them and frees their slots.
+STARTED and holding its pool slots, so every later load would wait behind it for ever. Dagster's
+run monitoring cannot tell such a run with the default run launcher, nor for runs started from
+the command line; this sensor fails them and frees their slots.
 
-Process ids only mean something on the machine that ran the steps; the DuckDB warehouse is a
-local file, so every run that writes it runs on the machine the daemon runs on.
+A process id only means something on the machine that ran the steps. The event log records that
+machine with the id (bigcommerce_assets/event_log.py), and a run whose worker ran elsewhere, or
+whose machine was not recorded, is never judged here. Where the run launcher can tell whether a
+run's worker lives (Docker, Kubernetes, ECS) and run monitoring is on, Dagster's run monitoring
+judges started runs and this sensor stands aside.
 """
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import dagster as dg
 import psutil
+
+from bigcommerce_assets.event_log import HOST_KEY, process_host
 
 # The clock a process's start is read from has a resolution of about a second.
 START_TOLERANCE_SECONDS = 2.0
 
 
-def worker_pid(instance: dg.DagsterInstance, run_id: str) -> int | None:
-    """The process that executes a run's steps, as the run's last engine event naming one says
-    ("Started process for run" from the launcher, "Executing steps in process" from the
-    in-process executor)."""
+@dataclass(frozen=True)
+class RunWorker:
+    """The process that executes a run's steps, and where its id means something (None when the
+    event log did not record it)."""
+
+    pid: int
+    host: str | None
+
+
+def run_worker(instance: dg.DagsterInstance, run_id: str) -> RunWorker | None:
+    """A run's worker, as the run's last run-wide engine event naming a process says ("Started
+    process for run" from the launcher, "Executing steps in process" from the in-process
+    executor); events of one step name a process that ends with the step."""
     events = instance.get_records_for_run(
         run_id, of_type=dg.DagsterEventType.ENGINE_EVENT, ascending=False
     ).records
     for record in events:
         event = record.event_log_entry.dagster_event
-        data = event.engine_event_data if event is not None else None
-        pid = data.metadata.get("pid") if data is not None else None
+        if event is None or event.step_key is not None:
+            continue
+        metadata = event.engine_event_data.metadata
+        pid, host = metadata.get("pid"), metadata.get(HOST_KEY)
         if pid is not None and isinstance(pid.value, int | str):
-            return int(pid.value)
+            return RunWorker(int(pid.value), str(host.value) if host is not None else None)
     return None
+
+
+def monitored_by_dagster(instance: dg.DagsterInstance) -> bool:
+    """Whether Dagster's run monitoring fails started runs whose worker died: it is on in
+    dagster.yaml and the run launcher can tell (Docker, Kubernetes, ECS; not the default)."""
+    return (
+        instance.run_monitoring_enabled and instance.run_launcher.supports_check_run_worker_health
+    )
 
 
 def is_gone(pid: int, run_started_at: float) -> bool:
@@ -45,12 +70,21 @@ def is_gone(pid: int, run_started_at: float) -> bool:
 
 
 def abandoned_runs(instance: dg.DagsterInstance) -> Iterator[tuple[dg.DagsterRun, int]]:
-    """Started runs whose worker process is gone, with that process's id."""
+    """Started runs whose worker ran on this machine and is gone, with that process's id; none
+    when Dagster's run monitoring watches the workers."""
+    if monitored_by_dagster(instance):
+        return
+    here = process_host()
     records = instance.get_run_records(dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]))
     for record in records:
-        pid = worker_pid(instance, record.dagster_run.run_id)
-        if pid is not None and record.start_time and is_gone(pid, record.start_time):
-            yield record.dagster_run, pid
+        worker = run_worker(instance, record.dagster_run.run_id)
+        if (
+            worker is not None
+            and worker.host == here
+            and record.start_time
+            and is_gone(worker.pid, record.start_time)
+        ):
+            yield record.dagster_run, worker.pid
 
 
 def release_abandoned_runs(instance: dg.DagsterInstance) -> list[str]:
@@ -79,6 +113,11 @@ def build_abandoned_run_sensor() -> dg.SensorDefinition:
     def release_abandoned_runs_sensor(context: dg.SensorEvaluationContext) -> dg.SkipReason:
         """Fails runs whose process died (killed, out of memory) and frees the pool slots they
         held, so later loads and exports are not blocked behind them."""
+        if monitored_by_dagster(context.instance):
+            return dg.SkipReason(
+                "Dagster's run monitoring fails started runs whose worker died: the run launcher "
+                f"({type(context.instance.run_launcher).__name__}) tells whether each lives."
+            )
         released = release_abandoned_runs(context.instance)
         for sentence in released:
             context.log.warning(sentence)

@@ -1,5 +1,6 @@
 """The batched SQLite event log records a range run exactly as Dagster's own storage does, on an
-instance opened from the committed dagster.yaml, and where Dagster's own storage keeps it."""
+instance opened from the committed dagster.yaml, and where Dagster's own storage keeps it; and it
+records the machine of the process that ran the steps."""
 
 import os
 import shutil
@@ -8,7 +9,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from bigcommerce_assets.event_log import BATCH_SIZE
+from bigcommerce_assets.event_log import BATCH_SIZE, HOST_KEY, process_host
 from bigcommerce_sandbox.commands import INSTANCE_CONFIG
 
 DAYS = dg.DailyPartitionsDefinition(start_date="2026-01-01", end_date="2026-01-11")
@@ -125,3 +126,25 @@ def test_runs_stay_readable_by_dagsters_own_storage(tmp_path, monkeypatch):
             DAYS.get_partition_keys()
         )
         assert any(e.is_dagster_event for e in stock.all_logs(run_id))
+
+
+def test_the_process_running_the_steps_is_recorded_with_its_machine(tmp_path, monkeypatch):
+    with _instance(tmp_path / "home", committed=True, monkeypatch=monkeypatch) as instance:
+        run_id = _range_run(instance)
+        engine = [
+            record.dagster_event
+            for record in instance.all_logs(run_id, of_type=dg.DagsterEventType.ENGINE_EVENT)
+        ]
+
+    naming_a_process = {
+        event.message.split(" in ")[0] + " in process": dict(event.engine_event_data.metadata)
+        for event in engine
+        if "pid" in event.engine_event_data.metadata
+    }
+    pid = dg.MetadataValue.text(str(os.getpid()))
+    steps = dg.MetadataValue.text("['tables']")
+    here = dg.MetadataValue.text(process_host())
+    assert naming_a_process == {
+        "Executing steps in process": {"pid": pid, "step_keys": steps, HOST_KEY: here},
+        "Finished steps in process": {"pid": pid, "step_keys": steps, HOST_KEY: here},
+    }
