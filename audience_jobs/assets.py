@@ -13,8 +13,10 @@ from audience_jobs.queue import ExportQueue
 from bigcommerce_assets.client import BigCommerceError
 from bigcommerce_assets.resources import BigCommerceResource
 from dbt_like_sql.assets import REBUILD_AFTER_UPDATES, model_key
+from warehouse.connection import Dialect
 from warehouse.ownership import StateError
-from warehouse.resource import WAREHOUSE_POOL, WarehouseResource
+from warehouse.postgres import WarehouseUrlError
+from warehouse.resource import WarehousePools, WarehouseResource
 
 GROUP = "exports"
 QUEUE_KEY = dg.AssetKey([GROUP, "membership_changes"])
@@ -29,13 +31,20 @@ PARKED_SCHEMA = dg.TableSchema(
 
 
 class ExportQueueResource(dg.ConfigurableResource):
-    """The SQLite file that holds audience changes until BigCommerce confirms them."""
+    """Where audience changes wait until BigCommerce confirms them: the SQLite file at `path`,
+    or, when `url` is set, the `exports` schema of that PostgreSQL database (the warehouse's
+    `WAREHOUSE_URL`, read through `EnvVar` so the password never shows)."""
 
-    path: str
+    path: str = ""
+    url: str = ""
 
     def queue(self) -> ExportQueue:
-        """The queue in this file; created on first use."""
-        return ExportQueue(self.path)
+        """The queue; created on first use. Raises dg.Failure, in one sentence without the
+        password, when `url` names no database."""
+        try:
+            return ExportQueue(self.path, url=self.url)
+        except WarehouseUrlError as error:
+            raise dg.Failure(description=str(error)) from None
 
 
 def export_key(job: ExportJob) -> dg.AssetKey:
@@ -43,20 +52,36 @@ def export_key(job: ExportJob) -> dg.AssetKey:
     return dg.AssetKey([GROUP, job.id])
 
 
-def build_export_assets(jobs: Sequence[ExportJob]) -> list[dg.AssetsDefinition]:
-    """The queue asset and one export asset per enabled job; nothing when no job is enabled."""
+def build_export_assets(
+    jobs: Sequence[ExportJob],
+    *,
+    dialect: Dialect = "duckdb",
+    pools: WarehousePools | None = None,
+) -> list[dg.AssetsDefinition]:
+    """The queue asset and one export asset per enabled job; nothing when no job is enabled.
+
+    Args:
+        dialect: The warehouse's engine; on PostgreSQL the queue lives in it too.
+        pools: The warehouse's pools (by default those of `dialect`); the queue asset takes
+            `pools.models`.
+    """
     if not jobs:
         return []
-    return [_queue_asset(jobs), *(_export_asset(job) for job in jobs)]
+    pools = pools or WarehousePools.of(dialect)
+    return [_queue_asset(jobs, dialect, pools), *(_export_asset(job) for job in jobs)]
 
 
-def _queue_asset(jobs: Sequence[ExportJob]) -> dg.AssetsDefinition:
+def _queue_asset(
+    jobs: Sequence[ExportJob], dialect: Dialect, pools: WarehousePools
+) -> dg.AssetsDefinition:
     @dg.asset(
         key=QUEUE_KEY,
         group_name=GROUP,
         deps=[model_key("audience_members"), model_key("profiles")],
-        kinds={"duckdb", "sqlite"},
-        pool=WAREHOUSE_POOL,
+        kinds={"duckdb", "sqlite"} if dialect == "duckdb" else {"postgres"},
+        # It only reads the warehouse, but takes turns with the rebuilds and with itself: two
+        # at once could queue an older build's members after a newer one's.
+        pool=pools.models,
         automation_condition=REBUILD_AFTER_UPDATES,
     )
     def membership_changes(
@@ -74,14 +99,14 @@ def _queue_asset(jobs: Sequence[ExportJob]) -> dg.AssetsDefinition:
             warehouse_id = warehouse.claim(store)
             with warehouse.connect(read_only=True) as connection:
                 members = {job.id: read_members(connection, job) for job in jobs}
-        except (BigCommerceError, StateError, MembersUnavailableError) as error:
+            replaced = queue.claim(store, warehouse_id)
+        except (BigCommerceError, StateError, MembersUnavailableError, WarehouseUrlError) as error:
             raise dg.Failure(description=str(error)) from None
-        replaced = queue.claim(store, warehouse_id)
         if replaced:
             context.log.warning(
-                f"The queue {queue.path} remembered members read from another warehouse than "
-                f"{warehouse.path}: every job starts over as on its first run, so no member is "
-                "skipped for what was sent before; changes still waiting stay queued."
+                f"The export queue {queue.name} remembered members read from another warehouse "
+                f"than {warehouse.describe()}: every job starts over as on its first run, so no "
+                "member is skipped for what was sent before; changes still waiting stay queued."
             )
         metadata: dict[str, dg.RawMetadataValue] = {"warehouse_replaced": replaced}
         for job in jobs:
@@ -142,7 +167,7 @@ def _export_asset(job: ExportJob) -> dg.AssetsDefinition:
         queue = export_queue.queue()
         try:
             queue.claim(bigcommerce.identity())
-        except (BigCommerceError, StateError) as error:
+        except (BigCommerceError, StateError, WarehouseUrlError) as error:
             raise dg.Failure(description=str(error)) from None
         started = datetime.now(UTC).timestamp()
         client = bigcommerce.client(context.log)

@@ -12,7 +12,8 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
-from audience_jobs.queue import Change, ExportQueue, Part
+from audience_jobs.changes import Change, Part
+from audience_jobs.queue import ExportQueue
 from bigcommerce_assets.client import MAX_PAGE_SIZE, BigCommerceClient, RejectedError
 
 CHUNK_SIZE = 100

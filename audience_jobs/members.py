@@ -5,11 +5,10 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-import duckdb
-
+from audience_jobs.changes import MemberState
 from audience_jobs.jobs import ExportJob
-from audience_jobs.queue import MemberState
 from dbt_like_sql.audiences import MEMBERS, PROFILES
+from warehouse.connection import WarehouseConnection
 
 
 class MembersUnavailableError(Exception):
@@ -24,20 +23,24 @@ class JobMembers:
     guests_skipped: int
 
 
-def read_members(connection: duckdb.DuckDBPyConnection, job: ExportJob) -> JobMembers:
-    """Each current member's attribute values and mapped fields; guests have no customer id."""
+def read_members(connection: WarehouseConnection, job: ExportJob) -> JobMembers:
+    """Each current member's attribute values and mapped fields; guests have no customer id.
+
+    Raises MembersUnavailableError when the audience tables were not built yet."""
+    for table in (MEMBERS, PROFILES):
+        schema, name = table.split(".")
+        if not connection.table_exists(schema, name):
+            raise MembersUnavailableError(
+                f"Cannot read audience members: the warehouse has no table {table}; build the "
+                "`models` group first."
+            )
     columns = sorted({*job.map_standard_fields, *job.map_custom_attributes})
     mapped = "".join(f', profiles."{column}"' for column in columns)
-    try:
-        rows = connection.execute(
-            f"select members.customer_id{mapped} from {MEMBERS} as members "
-            f"join {PROFILES} as profiles using (profile_id) where members.audience = ?",
-            [job.audience],
-        ).fetchall()
-    except duckdb.CatalogException as error:
-        raise MembersUnavailableError(
-            f"Cannot read audience members ({error}); build the `models` group first."
-        ) from None
+    rows = connection.execute(
+        f"select members.customer_id{mapped} from {MEMBERS} as members "
+        f"join {PROFILES} as profiles using (profile_id) where members.audience = ?",
+        [job.audience],
+    ).fetchall()
     members: dict[int, MemberState] = {}
     guests = 0
     for customer_id, *values in rows:

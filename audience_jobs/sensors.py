@@ -1,7 +1,9 @@
 """The export sensor: ships a job's queued changes once 100 wait or the oldest waited a minute.
 
-It reads only the SQLite queue and the Dagster instance, never the DuckDB warehouse, so a run
-holding the warehouse cannot make a tick fail or wait.
+It reads only the export queue and the Dagster instance, never the warehouse's tables. The queue
+lets readers in while a run writes (a SQLite file in WAL mode, or PostgreSQL's `exports` schema,
+read without the writers' lock), so a run holding the warehouse or the queue cannot make a tick
+fail or wait.
 """
 
 import time
@@ -11,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 
 from audience_jobs.assets import ExportQueueResource, export_key
+from audience_jobs.changes import Backlog
 from audience_jobs.jobs import ExportJob
-from audience_jobs.queue import Backlog
 
 BATCH_SIZE = 100
 MAX_WAIT = timedelta(minutes=1)

@@ -13,6 +13,7 @@ import pytest
 from helpers.drills import export_command
 from helpers.exports import (
     UPSERTS,
+    duckdb_warehouse,
     export,
     export_metadata,
     queue_members,
@@ -27,6 +28,7 @@ from audience_jobs.export import MAX_CONCURRENT_WRITES, MAX_ITEMS_PER_REQUEST
 from audience_jobs.jobs import CustomAttribute, ExportJob
 from audience_jobs.queue import MemberState
 from bigcommerce_sandbox import SandboxServer, SandboxStore
+from warehouse.resource import WarehouseResource
 
 REPEAT_BUYERS = ExportJob(id="repeat_buyers", audience="repeat_buyers", existing_members=True)
 
@@ -35,7 +37,7 @@ REPEAT_BUYERS = ExportJob(id="repeat_buyers", audience="repeat_buyers", existing
 def built(server, store, tmp_path):
     """The sandbox store loaded and modelled as of AS_OF."""
     assert load(server, store, tmp_path).success
-    assert build(tmp_path / "warehouse.duckdb", AS_OF).success
+    assert build(duckdb_warehouse(tmp_path), AS_OF).success
 
 
 def test_export_creates_default_attribute_once(server, store, tmp_path, built):
@@ -73,28 +75,33 @@ def test_first_run_without_existing_members_sends_only_later_entrants(
     job = REPEAT_BUYERS.model_copy(update={"existing_members": False})
     assert export(server, store, tmp_path, job).success
     assert values_of(store, "Audience_repeat_buyers") == {}
-    entrant = _second_order_for_a_one_time_buyer(store, tmp_path)
-    _reload_and_rebuild(server, store, tmp_path)
+    entrant = _second_order_for_a_one_time_buyer(store, duckdb_warehouse(tmp_path))
+    _reload_and_rebuild(server, store, tmp_path, duckdb_warehouse(tmp_path))
 
     assert export(server, store, tmp_path, job).success
 
     assert values_of(store, "Audience_repeat_buyers") == {entrant: "repeat_buyers"}
 
 
-def test_entries_and_exits_across_builds_leave_exact_values(server, store, tmp_path, built):
-    assert export(server, store, tmp_path, REPEAT_BUYERS).success
-    before = registered_members(tmp_path, "repeat_buyers")
-    entrant = _second_order_for_a_one_time_buyer(store, tmp_path)
-    leaver = _cancel_an_order_of_a_two_order_buyer(store, tmp_path)
-    _reload_and_rebuild(server, store, tmp_path)
+def test_entries_and_exits_across_builds_leave_exact_values(server, store, tmp_path, warehouse):
+    """On DuckDB with its SQLite queue, and on PostgreSQL with the queue in its `exports`."""
+    assert load(server, store, tmp_path, warehouse=warehouse).success
+    assert build(warehouse, AS_OF).success
+    assert export(server, store, tmp_path, REPEAT_BUYERS, warehouse=warehouse).success
+    before = registered_members(warehouse, "repeat_buyers")
+    entrant = _second_order_for_a_one_time_buyer(store, warehouse)
+    leaver = _cancel_an_order_of_a_two_order_buyer(store, warehouse)
+    _reload_and_rebuild(server, store, tmp_path, warehouse)
 
-    result = export(server, store, tmp_path, REPEAT_BUYERS)
+    result = export(server, store, tmp_path, REPEAT_BUYERS, warehouse=warehouse)
 
-    after = registered_members(tmp_path, "repeat_buyers")
+    after = registered_members(warehouse, "repeat_buyers")
     assert after == before - {leaver} | {entrant}
     assert values_of(store, "Audience_repeat_buyers") == dict.fromkeys(after, "repeat_buyers")
     metadata = export_metadata(result, REPEAT_BUYERS)
     assert (metadata["sent"], metadata["removed"], metadata["queue_depth"]) == (1, 1, 0)
+    # The queue lives beside the warehouse: a SQLite file only beside DuckDB.
+    assert (tmp_path / "queue.sqlite").exists() == (warehouse.dialect == "duckdb")
 
 
 def test_export_skips_guests_and_counts_them(server, store, tmp_path, built):
@@ -265,16 +272,16 @@ def test_crash_between_requests_then_resume_loses_and_repeats_nothing(tmp_path):
     assert sent_in_all <= 100 // MAX_ITEMS_PER_REQUEST + MAX_CONCURRENT_WRITES
 
 
-def _second_order_for_a_one_time_buyer(store: SandboxStore, tmp_path: Path) -> int:
+def _second_order_for_a_one_time_buyer(store: SandboxStore, warehouse: WarehouseResource) -> int:
     """A one-time buyer places a counted order at AS_OF and so becomes a repeat buyer."""
-    [customer_id] = sorted(registered_members(tmp_path, "one_time_buyers"))[:1]
+    [customer_id] = sorted(registered_members(warehouse, "one_time_buyers"))[:1]
     store.add_order(customer_id, at=AS_OF, status_id=10, status="Completed")
     return customer_id
 
 
-def _cancel_an_order_of_a_two_order_buyer(store: SandboxStore, tmp_path: Path) -> int:
+def _cancel_an_order_of_a_two_order_buyer(store: SandboxStore, warehouse: WarehouseResource) -> int:
     """A repeat buyer with exactly two counted orders has one cancelled, and so leaves."""
-    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as db:
+    with warehouse.connect(read_only=True) as db:
         [(customer_id, order_id)] = db.execute(
             "select customer_id, max(order_id) from analytics.stg_orders "
             "where counts and customer_id is not null group by customer_id "
@@ -284,6 +291,9 @@ def _cancel_an_order_of_a_two_order_buyer(store: SandboxStore, tmp_path: Path) -
     return customer_id
 
 
-def _reload_and_rebuild(server: SandboxServer, store: SandboxStore, tmp_path: Path) -> None:
-    assert load(server, store, tmp_path, first=LAST_DAY, last=LAST_DAY).success
-    assert build(tmp_path / "warehouse.duckdb", AS_OF + timedelta(hours=1)).success
+def _reload_and_rebuild(
+    server: SandboxServer, store: SandboxStore, tmp_path: Path, warehouse: WarehouseResource
+) -> None:
+    load_run = load(server, store, tmp_path, first=LAST_DAY, last=LAST_DAY, warehouse=warehouse)
+    assert load_run.success
+    assert build(warehouse, AS_OF + timedelta(hours=1)).success

@@ -1,4 +1,5 @@
-"""The export sensor's decisions, evaluated against a real Dagster instance and queue file."""
+"""The export sensor's decisions, evaluated against a real Dagster instance and a real queue: a
+SQLite file, or the `exports` schema of a PostgreSQL database."""
 
 import subprocess
 import sys
@@ -10,6 +11,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
+from helpers.postgres import PostgresServer
 from helpers.store import make_store, resources
 
 from audience_jobs.assets import ExportQueueResource, build_export_assets
@@ -28,9 +30,20 @@ def instance() -> Iterator[dg.DagsterInstance]:
         yield test_instance
 
 
-def queue_changes(tmp_path: Path, count: int, *, age_seconds: float = 0.0) -> ExportQueue:
+@pytest.fixture(params=["sqlite", "postgres"])
+def export_queue(request: pytest.FixtureRequest, tmp_path: Path) -> ExportQueueResource:
+    """A fresh queue: a SQLite file in tmp_path, or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        return ExportQueueResource(path=str(tmp_path / "queue.sqlite"))
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return ExportQueueResource(url=server.create_database())
+
+
+def queue_changes(
+    export_queue: ExportQueueResource, count: int, *, age_seconds: float = 0.0
+) -> ExportQueue:
     """`count` customers entering the job's audience, queued `age_seconds` ago."""
-    queue = ExportQueue(tmp_path / "queue.sqlite")
+    queue = export_queue.queue()
     members = {
         customer_id: MemberState({JOB.attribute_name: JOB.audience})
         for customer_id in range(1, count + 1)
@@ -45,27 +58,26 @@ def queue_changes(tmp_path: Path, count: int, *, age_seconds: float = 0.0) -> Ex
     return queue
 
 
-def tick(instance: dg.DagsterInstance, tmp_path: Path) -> dg.SensorResult | dg.SkipReason:
-    context = dg.build_sensor_context(
-        instance=instance,
-        resources={"export_queue": ExportQueueResource(path=str(tmp_path / "queue.sqlite"))},
-    )
+def tick(
+    instance: dg.DagsterInstance, export_queue: ExportQueueResource
+) -> dg.SensorResult | dg.SkipReason:
+    context = dg.build_sensor_context(instance=instance, resources={"export_queue": export_queue})
     return SENSOR(context)
 
 
-def test_sensor_skips_99_fresh_changes(instance, tmp_path):
-    queue_changes(tmp_path, 99)
+def test_sensor_skips_99_fresh_changes(instance, export_queue):
+    queue_changes(export_queue, 99)
 
-    decision = tick(instance, tmp_path)
+    decision = tick(instance, export_queue)
 
     assert isinstance(decision, dg.SkipReason)
     assert "99 changes queued, fewer than 100" in decision.skip_message
 
 
-def test_sensor_runs_at_100_changes(instance, tmp_path):
-    queue_changes(tmp_path, 100)
+def test_sensor_runs_at_100_changes(instance, export_queue):
+    queue_changes(export_queue, 100)
 
-    decision = tick(instance, tmp_path)
+    decision = tick(instance, export_queue)
 
     assert isinstance(decision, dg.SensorResult)
     [request] = decision.run_requests
@@ -73,30 +85,30 @@ def test_sensor_runs_at_100_changes(instance, tmp_path):
     assert request.tags[JOB_TAG] == JOB.id
 
 
-def test_sensor_runs_for_one_change_older_than_a_minute(instance, tmp_path):
-    queue_changes(tmp_path, 1, age_seconds=61)
+def test_sensor_runs_for_one_change_older_than_a_minute(instance, export_queue):
+    queue_changes(export_queue, 1, age_seconds=61)
 
-    assert isinstance(tick(instance, tmp_path), dg.SensorResult)
+    assert isinstance(tick(instance, export_queue), dg.SensorResult)
 
 
-def test_sensor_skips_an_empty_queue(instance, tmp_path):
-    decision = tick(instance, tmp_path)
+def test_sensor_skips_an_empty_queue(instance, export_queue):
+    decision = tick(instance, export_queue)
 
     assert isinstance(decision, dg.SkipReason)
     assert decision.skip_message == "loyal: nothing is queued."
 
 
-def test_repeated_tick_asks_for_the_same_run_key(instance, tmp_path):
-    queue_changes(tmp_path, 100)
+def test_repeated_tick_asks_for_the_same_run_key(instance, export_queue):
+    queue_changes(export_queue, 100)
 
-    first, second = tick(instance, tmp_path), tick(instance, tmp_path)
+    first, second = tick(instance, export_queue), tick(instance, export_queue)
 
     assert first.run_requests[0].run_key == second.run_requests[0].run_key
 
 
-def test_sensor_skips_while_an_export_of_the_job_runs(instance, tmp_path):
+def test_sensor_skips_while_an_export_of_the_job_runs(instance, export_queue, tmp_path):
     store = make_store(customers=150)
-    queue_changes(tmp_path, 100)
+    queue_changes(export_queue, 100)
     with SandboxServer(store, quota=None, latency_ms=300) as server:
         # Launched by hand, not by the sensor: no tag, only the step it executes.
         run = threading.Thread(
@@ -106,7 +118,7 @@ def test_sensor_skips_while_an_export_of_the_job_runs(instance, tmp_path):
                 "selection": [dg.AssetKey(["exports", JOB.id])],
                 "resources": {
                     **resources(server, store, tmp_path),
-                    "export_queue": ExportQueueResource(path=str(tmp_path / "queue.sqlite")),
+                    "export_queue": export_queue,
                 },
                 "instance": instance,
             },
@@ -114,29 +126,29 @@ def test_sensor_skips_while_an_export_of_the_job_runs(instance, tmp_path):
         run.start()
         _wait_for(lambda: server.count_requests("v3/customers/attributes") > 0)
 
-        decision = tick(instance, tmp_path)
+        decision = tick(instance, export_queue)
         run.join()
 
     assert isinstance(decision, dg.SkipReason)
     assert "still in progress" in decision.skip_message
 
 
-def test_sensor_waits_after_a_failed_export_and_keeps_its_changes(instance, tmp_path):
+def test_sensor_waits_after_a_failed_export_and_keeps_its_changes(instance, export_queue, tmp_path):
     store = make_store()
-    queue_changes(tmp_path, 100)
+    queue_changes(export_queue, 100)
     with SandboxServer(store, quota=None) as server:
         failed = dg.materialize(
             build_export_assets([JOB])[1:],
             resources={
                 **resources(server, store, tmp_path, access_token="revoked"),
-                "export_queue": ExportQueueResource(path=str(tmp_path / "queue.sqlite")),
+                "export_queue": export_queue,
             },
             instance=instance,
             tags={JOB_TAG: JOB.id},
             raise_on_error=False,
         )
 
-    decision = tick(instance, tmp_path)
+    decision = tick(instance, export_queue)
 
     assert not failed.success
     assert isinstance(decision, dg.SkipReason)
@@ -144,6 +156,7 @@ def test_sensor_waits_after_a_failed_export_and_keeps_its_changes(instance, tmp_
 
 
 def test_sensor_decides_while_another_process_writes_the_warehouse(instance, tmp_path):
+    export_queue = ExportQueueResource(path=str(tmp_path / "queue.sqlite"))
     warehouse = tmp_path / "warehouse.duckdb"
     holder = subprocess.Popen(
         [
@@ -160,9 +173,9 @@ def test_sensor_decides_while_another_process_writes_the_warehouse(instance, tmp
         assert holder.stdout.readline().strip() == "held"
         with pytest.raises(duckdb.IOException):
             duckdb.connect(str(warehouse), read_only=True)
-        queue_changes(tmp_path, 100)
+        queue_changes(export_queue, 100)
 
-        decision = tick(instance, tmp_path)
+        decision = tick(instance, export_queue)
     finally:
         holder.kill()
         holder.wait()

@@ -1,17 +1,33 @@
-"""Export jobs run against the sandbox store, and what the store and the queue then hold."""
+"""Export jobs run against the sandbox store, and what the store and the queue then hold.
+
+A warehouse's queue lives where the product keeps it: beside a DuckDB file, a SQLite file in the
+test's tmp_path; with a PostgreSQL warehouse, the `exports` schema of the same database.
+"""
 
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 
 from audience_jobs.assets import ExportQueueResource, build_export_assets
 from audience_jobs.jobs import ExportJob
 from audience_jobs.queue import ExportQueue, MemberState
 from bigcommerce_sandbox import SandboxServer, SandboxStore
 from helpers.store import resources
+from warehouse.resource import WarehouseResource
 
 UPSERTS = "v3/customers/attribute-values"
+
+
+def duckdb_warehouse(tmp_path: Path) -> WarehouseResource:
+    """The DuckDB file the tests' loads and builds write by default."""
+    return WarehouseResource(path=str(tmp_path / "warehouse.duckdb"))
+
+
+def export_queue(tmp_path: Path, warehouse: WarehouseResource | None = None) -> ExportQueueResource:
+    """The queue beside `warehouse`: in its PostgreSQL database, else a SQLite file."""
+    if warehouse is not None and warehouse.dialect == "postgres":
+        return ExportQueueResource(url=warehouse.url)
+    return ExportQueueResource(path=str(tmp_path / "queue.sqlite"))
 
 
 def export(
@@ -20,15 +36,22 @@ def export(
     tmp_path: Path,
     *jobs: ExportJob,
     queue: bool = True,
+    warehouse: WarehouseResource | None = None,
     **client: object,
 ) -> dg.ExecuteInProcessResult:
-    """Queue the jobs' changes from the warehouse (unless `queue` is False), then send them."""
-    assets = build_export_assets(jobs)
+    """Queue the jobs' changes from the warehouse (unless `queue` is False), then send them.
+
+    Args:
+        warehouse: Where members are read, by default the DuckDB file in tmp_path; the queue
+            is the one beside it (`export_queue`).
+    """
+    warehouse = warehouse or duckdb_warehouse(tmp_path)
+    assets = build_export_assets(jobs, dialect=warehouse.dialect)
     return dg.materialize(
         assets if queue else assets[1:],
         resources={
-            **resources(server, store, tmp_path, **client),
-            "export_queue": ExportQueueResource(path=str(tmp_path / "queue.sqlite")),
+            **resources(server, store, tmp_path, warehouse=warehouse, **client),
+            "export_queue": export_queue(tmp_path, warehouse),
         },
         instance=dg.DagsterInstance.ephemeral(),
         raise_on_error=False,
@@ -50,8 +73,11 @@ def values_of(store: SandboxStore, attribute: str) -> dict[int, str]:
     }
 
 
-def registered_members(tmp_path: Path, audience: str) -> set[int]:
-    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as db:
+def registered_members(where: Path | WarehouseResource, audience: str) -> set[int]:
+    """An audience's members with a customer id, in a warehouse (by default the DuckDB file in
+    the test's tmp_path `where`)."""
+    warehouse = duckdb_warehouse(where) if isinstance(where, Path) else where
+    with warehouse.connect(read_only=True) as db:
         rows = db.execute(
             "select customer_id from analytics.audience_members "
             "where audience = ? and customer_id is not null",
@@ -60,9 +86,15 @@ def registered_members(tmp_path: Path, audience: str) -> set[int]:
     return {customer_id for (customer_id,) in rows}
 
 
-def queue_members(tmp_path: Path, job: ExportJob, customer_ids: range) -> ExportQueue:
-    """Queue `customer_ids` as entrants of `job` directly, as the queue asset would."""
-    queue = ExportQueue(tmp_path / "queue.sqlite")
+def queue_members(
+    tmp_path: Path,
+    job: ExportJob,
+    customer_ids: range,
+    warehouse: WarehouseResource | None = None,
+) -> ExportQueue:
+    """Queue `customer_ids` as entrants of `job` directly, as the queue asset would, in the
+    queue beside `warehouse`."""
+    queue = export_queue(tmp_path, warehouse).queue()
     members = {
         customer_id: MemberState({job.attribute_name: job.audience}) for customer_id in customer_ids
     }
