@@ -5,8 +5,10 @@ without HTTP (a load through the API would spend one request per order on transa
 
 Usage:
     python -m benchmarks.models_rebuild --customers 20000 --orders 60000 --copies 50 \\
-        --folder /tmp/big
+        --folder /tmp/big [--warehouse-url postgresql://user:password@host:port/database]
 (1,000,000 customers and 3,000,000 orders: 50 copies of a generated store of 20,000 / 60,000).
+With --warehouse-url the raw tables of the DuckDB file are copied into that PostgreSQL
+database (once, when it has none) and the models are rebuilt there.
 """
 
 import argparse
@@ -135,13 +137,54 @@ class Rebuild:
         return sum(self.steps.values())
 
 
-def rebuild_models(warehouse: Path, as_of: datetime) -> Rebuild:
+# DuckDB's type names as PostgreSQL writes them, for the raw tables copied there.
+_POSTGRES_TYPES = {
+    "VARCHAR": "varchar",
+    "BIGINT": "bigint",
+    "INTEGER": "integer",
+    "BOOLEAN": "boolean",
+    "DOUBLE": "double precision",
+    "TIMESTAMP WITH TIME ZONE": "timestamptz",
+    "DATE": "date",
+    "JSON": "jsonb",
+}
+
+
+def copy_to_postgres(duckdb_file: Path, target: WarehouseResource) -> float:
+    """Copy every `bigcommerce` table of the DuckDB file into PostgreSQL, as CSV through COPY;
+    returns seconds taken. CSV keeps '' apart from NULL: DuckDB quotes an empty string."""
+    started = time.monotonic()
+    with duckdb.connect(str(duckdb_file), read_only=True) as db, target.connect() as connection:
+        connection.execute("create schema if not exists bigcommerce")
+        tables = db.execute(
+            "select table_name from information_schema.tables where table_schema = 'bigcommerce'"
+        ).fetchall()
+        for (table,) in tables:
+            columns = db.execute(
+                "select column_name, data_type from information_schema.columns "
+                "where table_schema = 'bigcommerce' and table_name = ? order by ordinal_position",
+                [table],
+            ).fetchall()
+            definition = ", ".join(
+                f'"{name}" {_POSTGRES_TYPES.get(kind, kind.lower())}' for name, kind in columns
+            )
+            connection.execute(f'create table bigcommerce."{table}" ({definition})')
+            csv = duckdb_file.parent / f"{table}.csv"
+            db.execute(f"copy bigcommerce.{table} to '{csv}' (header false)")
+            with csv.open() as rows, connection.native.cursor() as cursor:  # type: ignore[union-attr]
+                cursor.copy_expert(f'copy bigcommerce."{table}" from stdin with (format csv)', rows)
+            csv.unlink()
+            connection.execute(f'analyze bigcommerce."{table}"')
+    return time.monotonic() - started
+
+
+def rebuild_models(warehouse: WarehouseResource, as_of: datetime) -> Rebuild:
     """Build every model in order, then audience membership, on one connection."""
-    project = load_project(MODELS_DIR, RAW_TABLE_KEYS)
+    project = load_project(MODELS_DIR, RAW_TABLE_KEYS, dialect=warehouse.dialect)
     audiences = [model.name for model in project.models if model.layer == AUDIENCE_LAYER]
     steps: dict[str, float] = {}
     cpu_started = _cpu_seconds()
-    with WarehouseResource(path=str(warehouse)).connect() as connection:
+    with warehouse.connect() as connection:
         for model in project.models:
             started = time.monotonic()
             build_model(connection, model, variables={"as_of": as_of})
@@ -153,7 +196,8 @@ def rebuild_models(warehouse: Path, as_of: datetime) -> Rebuild:
 
 
 def _cpu_seconds() -> float:
-    """User and system CPU of this process, all of DuckDB's threads included."""
+    """User and system CPU of this process, all of DuckDB's threads included (a PostgreSQL
+    server's work is not)."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
 
@@ -186,6 +230,11 @@ def main() -> None:
     parser.add_argument(
         "--copies", type=int, default=1, help="grow the loaded store this many times"
     )
+    parser.add_argument(
+        "--warehouse-url",
+        default="",
+        help="rebuild in this PostgreSQL database instead, after copying the raw tables there",
+    )
     args = parser.parse_args()
     args.folder.mkdir(parents=True, exist_ok=True)
     warehouse = args.folder / "warehouse.duckdb"
@@ -202,7 +251,13 @@ def main() -> None:
         print(f"loaded raw tables in {load_raw_tables(store, warehouse):.1f} s")
         if args.copies > 1:
             replicate_store(warehouse, args.copies)
-    rebuilds = [rebuild_models(warehouse, as_of) for _ in range(args.repeats)]
+    target = WarehouseResource(path=str(warehouse), url=args.warehouse_url)
+    if target.dialect == "postgres":
+        with target.connect() as connection:
+            loaded = connection.table_exists("bigcommerce", "orders")
+        if not loaded:
+            print(f"copied raw tables to PostgreSQL in {copy_to_postgres(warehouse, target):.1f} s")
+    rebuilds = [rebuild_models(target, as_of) for _ in range(args.repeats)]
     with duckdb.connect(str(warehouse), read_only=True) as db:
         [(customers, orders)] = db.sql(
             "select (select count(*) from bigcommerce.customers), "
@@ -210,7 +265,7 @@ def main() -> None:
         ).fetchall()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
-        f"customers={customers} orders={orders} {_summary(rebuilds)}; "
+        f"{target.dialect}: customers={customers} orders={orders} {_summary(rebuilds)}; "
         f"peak RSS of this process {peak_mb:,.0f} MB"
     )
 

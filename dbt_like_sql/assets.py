@@ -9,7 +9,7 @@ from pydantic import Field
 from dbt_like_sql.audiences import AUDIENCE_LAYER, AudienceError, record_membership
 from dbt_like_sql.project import MODEL_SCHEMA, Model, ModelProject, ModelProjectError
 from dbt_like_sql.runner import ModelBuildError, build_model
-from warehouse.resource import WAREHOUSE_POOL, WarehouseResource
+from warehouse.resource import WarehousePools, WarehouseResource
 
 GROUP = "models"
 # Dagster's standard table metadata keys (what its TableMetadataSet writes; that class is not
@@ -37,7 +37,7 @@ class ModelRunConfig(dg.Config):
     )
 
     def as_of_timestamp(self) -> datetime:
-        """`as_of` as an aware datetime, which DuckDB reads as a TIMESTAMP WITH TIME ZONE."""
+        """`as_of` as an aware datetime, which the models read as a TIMESTAMP WITH TIME ZONE."""
         if self.as_of is None:
             return datetime.now(UTC)
         try:
@@ -48,32 +48,42 @@ class ModelRunConfig(dg.Config):
 
 
 def model_key(name: str) -> dg.AssetKey:
-    """The asset key of a model: `analytics/<name>`, like its DuckDB table."""
+    """The asset key of a model: `analytics/<name>`, like its table."""
     return dg.AssetKey([MODEL_SCHEMA, name])
 
 
 def build_model_assets(
-    project: ModelProject, *, source_keys: Mapping[str, dg.AssetKey]
+    project: ModelProject, *, source_keys: Mapping[str, dg.AssetKey], pools: WarehousePools
 ) -> list[dg.AssetsDefinition]:
-    """One asset per model in the project, in build order.
+    """One asset per model in the project, in build order, on the project's engine.
 
     Args:
-        project: The loaded models.
+        project: The models, loaded for the warehouse's engine (`project.dialect`).
         source_keys: The asset key of each raw table, by qualified name such as
             `bigcommerce.customers`; the same names the project was loaded with.
+        pools: The warehouse's pools; builds and membership take `pools.models`.
     """
-    models = [_model_asset(project, model, source_keys) for model in project.models]
+    models = [_model_asset(project, model, source_keys, pools) for model in project.models]
     audiences = [model.name for model in project.models if model.layer == AUDIENCE_LAYER]
     if audiences and "profiles" not in {model.name for model in project.models}:
         raise ModelProjectError(
             f"{project.models_dir / AUDIENCE_LAYER}: audiences need a `profiles` model to read "
             "customer ids and emails from."
         )
-    return [*models, _membership_asset(audiences)] if audiences else models
+    if not audiences:
+        return models
+    return [*models, _membership_asset(audiences, project.dialect, pools)]
+
+
+def _kinds(dialect: str) -> set[str]:
+    return {dialect, "sql"}
 
 
 def _model_asset(
-    project: ModelProject, model: Model, source_keys: Mapping[str, dg.AssetKey]
+    project: ModelProject,
+    model: Model,
+    source_keys: Mapping[str, dg.AssetKey],
+    pools: WarehousePools,
 ) -> dg.AssetsDefinition:
     missing = sorted(model.depends_on_sources - source_keys.keys())
     if missing:
@@ -87,12 +97,12 @@ def _model_asset(
             *(model_key(name) for name in sorted(model.depends_on_models)),
             *(source_keys[source] for source in sorted(model.depends_on_sources)),
         ],
-        kinds={"duckdb", "sql"},
+        kinds=_kinds(project.dialect),
         metadata={
             "sql_file": model.path.relative_to(project.models_dir).as_posix(),
             "layer": model.layer,
         },
-        pool=WAREHOUSE_POOL,
+        pool=pools.models,
         automation_condition=REBUILD_AFTER_UPDATES,
     )
     def _build(
@@ -120,7 +130,9 @@ def _model_asset(
     return _build
 
 
-def _membership_asset(audiences: list[str]) -> dg.AssetsDefinition:
+def _membership_asset(
+    audiences: list[str], dialect: str, pools: WarehousePools
+) -> dg.AssetsDefinition:
     """Current audience membership and its history, written together after the audiences."""
 
     @dg.multi_asset(
@@ -131,7 +143,7 @@ def _membership_asset(audiences: list[str]) -> dg.AssetsDefinition:
                 model_key("audience_members"),
                 description="Current membership: one row per (audience, profile).",
                 deps=[model_key("profiles"), *(model_key(name) for name in audiences)],
-                kinds={"duckdb", "sql"},
+                kinds=_kinds(dialect),
                 automation_condition=REBUILD_AFTER_UPDATES,
             ),
             dg.AssetSpec(
@@ -141,11 +153,11 @@ def _membership_asset(audiences: list[str]) -> dg.AssetsDefinition:
                     "added, never rewritten."
                 ),
                 deps=[model_key("audience_members")],
-                kinds={"duckdb", "sql"},
+                kinds=_kinds(dialect),
                 automation_condition=REBUILD_AFTER_UPDATES,
             ),
         ],
-        pool=WAREHOUSE_POOL,
+        pool=pools.models,
     )
     def _record(
         context: dg.AssetExecutionContext, config: ModelRunConfig, warehouse: WarehouseResource

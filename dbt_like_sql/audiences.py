@@ -9,9 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-import duckdb
-
 from dbt_like_sql.project import MODEL_SCHEMA
+from warehouse.connection import WAREHOUSE_ERRORS, WarehouseConnection
 
 AUDIENCE_LAYER = "audiences"
 MEMBERS = f"{MODEL_SCHEMA}.audience_members"
@@ -49,38 +48,43 @@ class AudienceChange:
 
 
 def record_membership(
-    connection: duckdb.DuckDBPyConnection, audiences: Sequence[str], *, as_of: datetime
+    connection: WarehouseConnection, audiences: Sequence[str], *, as_of: datetime
 ) -> list[AudienceChange]:
-    """Replace `audience_members` from the built audience tables and extend the history."""
-    connection.execute(f"""
-        create table if not exists {HISTORY} (
-            audience varchar not null, profile_id varchar not null, customer_id bigint,
-            entered_at timestamptz not null, exited_at timestamptz
-        )
-    """)
-    connection.begin()
+    """Replace `audience_members` from the built audience tables and extend the history.
+
+    Written in SQL DuckDB and PostgreSQL both run; PostgreSQL has no `create or replace
+    table`, so the tables are dropped and created inside the transaction instead.
+    """
     try:
-        connection.execute(f"create or replace table {MEMBERS} as {_members_sql(audiences)}")
-        connection.execute(f"create or replace temp table {_CHANGES_TABLE} as {_CHANGES_QUERY}")
-        connection.execute(
-            f"update {HISTORY} as history set exited_at = ? from {_CHANGES_TABLE} as changed "
-            "where not changed.entering and history.exited_at is null "
-            "and history.audience = changed.audience and history.profile_id = changed.profile_id",
-            [as_of],
-        )
-        connection.execute(
-            f"insert into {HISTORY} select audience, profile_id, customer_id, ?, null "
-            f"from {_CHANGES_TABLE} where entering",
-            [as_of],
-        )
-        entries = _counts(connection, f"from {_CHANGES_TABLE} where entering")
-        exits = _counts(connection, f"from {_CHANGES_TABLE} where not entering")
-        sizes = _counts(connection, f"from {MEMBERS}")
-        connection.execute(f"drop table {_CHANGES_TABLE}")
-    except duckdb.Error as error:
-        connection.rollback()
+        connection.execute(f"""
+            create table if not exists {HISTORY} (
+                audience varchar not null, profile_id varchar not null, customer_id bigint,
+                entered_at timestamptz not null, exited_at timestamptz
+            )
+        """)
+        with connection.transaction():
+            connection.execute(f"drop table if exists {MEMBERS}")
+            connection.execute(f"create table {MEMBERS} as {_members_sql(audiences)}")
+            connection.execute(f"drop table if exists {_CHANGES_TABLE}")
+            connection.execute(f"create temp table {_CHANGES_TABLE} as {_CHANGES_QUERY}")
+            connection.execute(
+                f"update {HISTORY} as history set exited_at = ? from {_CHANGES_TABLE} as changed "
+                "where not changed.entering and history.exited_at is null "
+                "and history.audience = changed.audience "
+                "and history.profile_id = changed.profile_id",
+                [as_of],
+            )
+            connection.execute(
+                f"insert into {HISTORY} (audience, profile_id, customer_id, entered_at) "
+                f"select audience, profile_id, customer_id, ? from {_CHANGES_TABLE} where entering",
+                [as_of],
+            )
+            entries = _counts(connection, f"from {_CHANGES_TABLE} where entering")
+            exits = _counts(connection, f"from {_CHANGES_TABLE} where not entering")
+            sizes = _counts(connection, f"from {MEMBERS}")
+            connection.execute(f"drop table {_CHANGES_TABLE}")
+    except WAREHOUSE_ERRORS as error:
         raise AudienceError(f"Recording audience membership failed: {error}") from error
-    connection.commit()
     return [
         AudienceChange(name, sizes.get(name, 0), entries.get(name, 0), exits.get(name, 0))
         for name in sorted({*audiences, *exits})
@@ -91,11 +95,12 @@ def _members_sql(audiences: Sequence[str]) -> str:
     """One row per (audience, profile), with the profile's customer id and email."""
     if not audiences:
         return (
-            "select null::varchar as audience, null::varchar as profile_id, "
-            "null::bigint as customer_id, null::varchar as email where false"
+            "select cast(null as varchar) as audience, cast(null as varchar) as profile_id, "
+            "cast(null as bigint) as customer_id, cast(null as varchar) as email where false"
         )
     selects = [
-        f"select distinct '{name}' as audience, profile_id from {MODEL_SCHEMA}.{name}"
+        f"select distinct cast('{name}' as varchar) as audience, profile_id "
+        f"from {MODEL_SCHEMA}.{name}"
         for name in audiences
     ]
     return (
@@ -105,6 +110,6 @@ def _members_sql(audiences: Sequence[str]) -> str:
     )
 
 
-def _counts(connection: duckdb.DuckDBPyConnection, from_clause: str) -> dict[str, int]:
+def _counts(connection: WarehouseConnection, from_clause: str) -> dict[str, int]:
     rows = connection.execute(f"select audience, count(*) {from_clause} group by audience")
-    return dict(rows.fetchall())
+    return {audience: int(count) for audience, count in rows.fetchall()}

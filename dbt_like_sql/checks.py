@@ -1,11 +1,14 @@
-"""Data-quality checks on profiles and audiences: each query counts the rows that break a rule."""
+"""Data-quality checks on profiles and audiences: each query counts the rows that break a rule.
+
+The rules are written in SQL that DuckDB and PostgreSQL both run.
+"""
 
 from dataclasses import dataclass
 
 import dagster as dg
 
 from dbt_like_sql.assets import model_key
-from warehouse.resource import WAREHOUSE_POOL, WarehouseResource
+from warehouse.resource import WarehousePools, WarehouseResource
 
 
 @dataclass(frozen=True)
@@ -48,8 +51,10 @@ RULES = (
         "audience_members",
         "Every audience member is a profile.",
         """
-        select audience, profile_id from analytics.audience_members
-        anti join analytics.profiles using (profile_id)
+        select audience, profile_id from analytics.audience_members as members
+        where not exists (
+            select 1 from analytics.profiles where profiles.profile_id = members.profile_id
+        )
         """,
     ),
     Rule(
@@ -64,26 +69,35 @@ RULES = (
 )
 
 
-def build_model_checks(models: set[str]) -> list[dg.AssetChecksDefinition]:
-    """One asset check per rule whose table the project builds."""
-    return [_check(rule) for rule in RULES if rule.table in models]
+def build_model_checks(
+    models: set[str], *, pools: WarehousePools
+) -> list[dg.AssetChecksDefinition]:
+    """One asset check per rule whose table the project builds.
+
+    Args:
+        models: The names of the tables the project builds.
+        pools: The warehouse's pools; checks only read, so they take `pools.reads`.
+    """
+    return [_check(rule, pools.reads) for rule in RULES if rule.table in models]
 
 
-def _check(rule: Rule) -> dg.AssetChecksDefinition:
-    # Checks read the warehouse, so they take turns with its writers like every model does.
+def _check(rule: Rule, pool: str | None) -> dg.AssetChecksDefinition:
+    # On DuckDB, checks take turns with the warehouse's writers like every model does.
     @dg.asset_check(
         asset=model_key(rule.table),
         name=rule.name,
         description=rule.description,
-        pool=WAREHOUSE_POOL,
+        pool=pool,
     )
     def _run(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         with warehouse.connect(read_only=True) as connection:
-            rows = connection.execute(f"select * from ({rule.violations}) limit 5").fetchall()
-            [(count,)] = connection.execute(f"select count(*) from ({rule.violations})").fetchall()
+            # PostgreSQL 15 wants every subquery in `from` named.
+            violations = f"({rule.violations}) as violations"
+            rows = connection.execute(f"select * from {violations} limit 5").fetchall()
+            [(count,)] = connection.execute(f"select count(*) from {violations}").fetchall()
         return dg.AssetCheckResult(
             passed=count == 0,
-            metadata={"violations": count, "examples": dg.MetadataValue.text(repr(rows))},
+            metadata={"violations": int(count), "examples": dg.MetadataValue.text(repr(rows))},
         )
 
     return _run

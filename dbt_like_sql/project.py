@@ -1,13 +1,14 @@
 """Find the SQL models, read what each one reads with sqlglot, and put them in build order.
 
-A model is one `<layer>/<name>.sql` file holding one select statement; it becomes the DuckDB
-table `analytics.<name>`. Dependencies come from the SQL itself, so there is no Jinja and no
-manifest to keep in step with the files.
+A model is one `<layer>/<name>.sql` file holding one select statement in DuckDB's dialect; it
+becomes the table `analytics.<name>` on the warehouse's engine (DuckDB or PostgreSQL).
+Dependencies come from the SQL itself, so there is no Jinja and no manifest to keep in step
+with the files. A model the engine cannot run stops the project from loading.
 """
 
 import re
 from collections.abc import Iterable, Mapping, Set
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
@@ -15,6 +16,16 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 from sqlglot.optimizer.scope import traverse_scope
+
+from dbt_like_sql.dialects import (
+    ENGINE_DIALECTS,
+    SOURCE_DIALECT,
+    DialectError,
+    inline_macros,
+    macros,
+    render,
+    variables_read,
+)
 
 MODELS_DIR = Path(__file__).parent / "models"
 MODEL_SCHEMA = "analytics"
@@ -40,6 +51,12 @@ class Model:
     depends_on_models: frozenset[str]
     depends_on_sources: frozenset[str]
     columns: tuple[str, ...]
+    # The engine the model is built on, and its select with the macros inlined and every model
+    # it reads named `analytics.<name>` (no search path needed); `dialects.render` writes it.
+    dialect: str
+    query: exp.Query = field(compare=False, repr=False)
+    # The names the SQL reads with `getvariable('<name>')`; a build must set each.
+    variables: frozenset[str]
 
 
 @dataclass(frozen=True)
@@ -48,6 +65,7 @@ class ModelProject:
 
     models_dir: Path
     models: tuple[Model, ...]
+    dialect: str = SOURCE_DIALECT
 
     def model(self, name: str) -> Model:
         """The model that builds `analytics.<name>`."""
@@ -57,8 +75,11 @@ class ModelProject:
         raise KeyError(name)
 
 
-def load_project(models_dir: Path, sources: Iterable[str]) -> ModelProject:
-    """Read every `models_dir/**/<name>.sql` and check that the models can be built in order.
+def load_project(
+    models_dir: Path, sources: Iterable[str], *, dialect: str = SOURCE_DIALECT
+) -> ModelProject:
+    """Read every `models_dir/**/<name>.sql` and check that the models can be built in order,
+    on the engine of `dialect`.
 
     Args:
         models_dir: The folder of layer folders (`staging/`, `marts/`, ...). A folder that does
@@ -66,17 +87,22 @@ def load_project(models_dir: Path, sources: Iterable[str]) -> ModelProject:
         sources: Qualified names of the raw tables others load, such as `bigcommerce.customers`.
             A mapping works too; its keys are the names. A dlt child table such as
             `bigcommerce.products__categories` belongs to `bigcommerce.products`.
+        dialect: The warehouse's engine, `duckdb` or `postgres`.
 
     Raises:
-        ModelProjectError: naming the file and the table or models at fault.
+        ModelProjectError: naming the file and the table, models or SQL construct at fault.
     """
+    if dialect not in ENGINE_DIALECTS:
+        raise ModelProjectError(f"Models build on {' or '.join(ENGINE_DIALECTS)}, not {dialect!r}.")
     paths = _model_paths(models_dir)
     known_sources = frozenset(source.lower() for source in sources)
     models = [
-        _load_model(path, models_dir, model_names=paths.keys(), sources=known_sources)
+        _load_model(
+            path, models_dir, model_names=paths.keys(), sources=known_sources, dialect=dialect
+        )
         for path in paths.values()
     ]
-    return ModelProject(models_dir=models_dir, models=_dependency_order(models))
+    return ModelProject(models_dir=models_dir, models=_dependency_order(models), dialect=dialect)
 
 
 def _model_paths(models_dir: Path) -> dict[str, Path]:
@@ -98,9 +124,14 @@ def _model_paths(models_dir: Path) -> dict[str, Path]:
 
 
 def _load_model(
-    path: Path, models_dir: Path, *, model_names: Set[str], sources: frozenset[str]
+    path: Path,
+    models_dir: Path,
+    *,
+    model_names: Set[str],
+    sources: frozenset[str],
+    dialect: str,
 ) -> Model:
-    """One model with the models and sources its SQL reads."""
+    """One model with the models and sources its SQL reads, checked against `dialect`."""
     sql = path.read_text(encoding="utf-8")
     query = _parse_query(path, sql)
     depends_on_models: set[str] = set()
@@ -110,6 +141,7 @@ def _load_model(
         name = table.name.lower()
         if not table.catalog and schema in ("", MODEL_SCHEMA) and name in model_names:
             depends_on_models.add(name)
+            table.set("db", exp.to_identifier(MODEL_SCHEMA))
             continue
         source = _owning_source(f"{schema}.{name}", sources) if schema else None
         if table.catalog or source is None:
@@ -117,6 +149,12 @@ def _load_model(
                 f"{path}: reads {table.sql(dialect='duckdb')}, which no model or source produces."
             )
         depends_on_sources.add(source)
+    try:
+        portable = inline_macros(query, macros())
+        variables = variables_read(portable)
+        render(portable, dialect)
+    except DialectError as error:
+        raise ModelProjectError(f"{path}: cannot run on {dialect}: {error}") from error
     return Model(
         name=path.stem,
         layer="/".join(path.parent.relative_to(models_dir).parts),
@@ -126,6 +164,9 @@ def _load_model(
         depends_on_models=frozenset(depends_on_models),
         depends_on_sources=frozenset(depends_on_sources),
         columns=tuple(name.lower() for name in query.named_selects),
+        dialect=dialect,
+        query=portable,
+        variables=variables,
     )
 
 

@@ -1,32 +1,29 @@
-"""Build one model's table in DuckDB, all or nothing, and describe what was built.
+"""Build one model's table in the warehouse, all or nothing, and describe what was built.
 
-Rows stay in DuckDB: the model runs as `create or replace table ... as <select>`, and only the
-row count, the column types and a five-row preview come back to Python.
+Rows stay in the warehouse: the model runs as `create table ... as <select>`, and only the row
+count, the column types and a five-row preview come back to Python.
 """
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
 from typing import Any
 
-import duckdb
-
+from dbt_like_sql.dialects import DialectError, render
 from dbt_like_sql.project import MODEL_SCHEMA, Model
+from warehouse.connection import WAREHOUSE_ERRORS, WarehouseConnection
 
 PREVIEW_ROWS = 5
-# Expressions several models share, as DuckDB macros (`normalized_email`, `store_currency`).
-MACROS_FILE = Path(__file__).parent / "macros.sql"
-# Variable names go into `set variable <name>`; values are bound as parameters.
-_VARIABLE_NAME = re.compile(r"[a-z_][a-z0-9_]*")
+# The table a build writes before it takes the model's name.
+_NEW_SUFFIX = "__new"
+# PostgreSQL's information_schema names a numeric type without its precision and scale.
+_POSTGRES_NUMERIC = "numeric"
 
 
 PreviewValue = str | int | float | bool | None
 
 
 class ModelBuildError(Exception):
-    """A model's SQL failed in DuckDB; its previous table is left as it was."""
+    """A model's SQL failed in the warehouse; its previous table is left as it was."""
 
 
 @dataclass(frozen=True)
@@ -40,67 +37,78 @@ class ModelBuild:
 
 
 def build_model(
-    connection: duckdb.DuckDBPyConnection,
+    connection: WarehouseConnection,
     model: Model,
     *,
     variables: Mapping[str, object] | None = None,
 ) -> ModelBuild:
     """Replace `analytics.<name>` with the model's rows in one transaction.
 
-    If the SQL fails, the transaction is rolled back, so readers keep seeing the previous
-    table and its rows.
+    The rows go into `analytics.<name>__new`, which then takes the model's name in the same
+    transaction (PostgreSQL has no `create or replace table`, and both engines roll DDL back):
+    if the SQL fails, readers keep seeing the previous table and its rows.
 
     Args:
-        connection: A writable connection to the warehouse.
+        connection: A writable connection to the warehouse the model was loaded for.
         model: The model to build; the models it reads must already be built.
-        variables: DuckDB variables the SQL reads with `getvariable('<name>')`, such as `as_of`.
+        variables: The values the SQL reads with `getvariable('<name>')`, such as `as_of`.
 
     Raises:
-        ModelBuildError: naming the model file and DuckDB's reason.
+        ModelBuildError: naming the model file and the warehouse's reason.
     """
     table = f"{MODEL_SCHEMA}.{model.name}"
-    for name, value in (variables or {}).items():
-        if not _VARIABLE_NAME.fullmatch(name):
-            raise ValueError(f"{name!r} is not a DuckDB variable name.")
-        connection.execute(f"set variable {name} = ?", [value])
-    connection.execute(f"create schema if not exists {MODEL_SCHEMA}")
-    connection.execute(_macros())
-    # Unqualified names in a model are other models, so resolve them in the models' schema.
-    [(search_path,)] = connection.execute("select current_setting('search_path')").fetchall()
-    connection.execute("set search_path = ?", [MODEL_SCHEMA])
+    if connection.dialect != model.dialect:
+        raise ModelBuildError(
+            f"{model.path} was loaded for {model.dialect}, but the warehouse is "
+            f"{connection.dialect}."
+        )
     try:
-        connection.begin()
-        try:
-            connection.execute(f"create or replace table {table} as\n{model.sql}")
-        except duckdb.Error as error:
-            connection.rollback()
-            raise ModelBuildError(f"{model.path} failed to build {table}: {error}") from error
-        connection.commit()
-    finally:
-        connection.execute("set search_path = ?", [search_path])
-    return _describe(connection, table)
+        sql = render(model.query, model.dialect, variables or {})
+    except DialectError as error:
+        raise ModelBuildError(f"{model.path} cannot build {table}: {error}") from error
+    new_table = f"{table}{_NEW_SUFFIX}"
+    connection.execute(f"create schema if not exists {MODEL_SCHEMA}")
+    try:
+        with connection.transaction():
+            connection.execute(f"drop table if exists {new_table}")
+            connection.execute(f"create table {new_table} as\n{sql}")
+            connection.execute(f"drop table if exists {table}")
+            connection.execute(f"alter table {new_table} rename to {model.name}")
+    except WAREHOUSE_ERRORS as error:
+        raise ModelBuildError(f"{model.path} failed to build {table}: {error}") from error
+    return _describe(connection, model.name)
 
 
-@cache
-def _macros() -> str:
-    return MACROS_FILE.read_text(encoding="utf-8")
-
-
-def _describe(connection: duckdb.DuckDBPyConnection, table: str) -> ModelBuild:
-    """Row count, column types and the first rows, computed in DuckDB."""
+def _describe(connection: WarehouseConnection, name: str) -> ModelBuild:
+    """Row count, column types and the first rows, computed in the warehouse."""
+    table = f"{MODEL_SCHEMA}.{name}"
     [(row_count,)] = connection.execute(f"select count(*) from {table}").fetchall()
-    columns = connection.execute(
-        "select column_name, data_type from information_schema.columns"
-        " where table_catalog = current_database() and table_schema = ? and table_name = ?"
-        " order by ordinal_position",
-        table.split("."),
-    ).fetchall()
+    columns = [
+        (column_name, _type_name(connection, data_type, precision, scale))
+        for column_name, data_type, precision, scale in connection.execute(
+            "select column_name, data_type, numeric_precision, numeric_scale"
+            " from information_schema.columns"
+            " where table_catalog = current_database() and table_schema = ? and table_name = ?"
+            " order by ordinal_position",
+            [MODEL_SCHEMA, name],
+        ).fetchall()
+    ]
     rows = connection.execute(f"select * from {table} limit {PREVIEW_ROWS}").fetchall()
     return ModelBuild(
-        row_count=row_count,
-        columns=[(name, data_type) for name, data_type in columns],
+        row_count=int(row_count),
+        columns=columns,
         preview=[_preview_row([name for name, _ in columns], row) for row in rows],
     )
+
+
+def _type_name(
+    connection: WarehouseConnection, data_type: str, precision: int | None, scale: int | None
+) -> str:
+    """The column type as the engine writes it: DuckDB's `DECIMAL(18,4)`, PostgreSQL's
+    `numeric(18,4)` (its information_schema keeps the size apart)."""
+    if connection.dialect == "postgres" and data_type == _POSTGRES_NUMERIC and precision:
+        return f"{data_type}({precision},{scale or 0})"
+    return data_type
 
 
 def _cell(value: object) -> PreviewValue:

@@ -1,15 +1,17 @@
-"""Audiences over the sandbox store: membership matches the rules, history records each change."""
+"""Audiences over the sandbox store, on DuckDB and on PostgreSQL: membership matches the rules,
+history records each change."""
 
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import dagster as dg
 from helpers.extraction import LAST_DAY, load
 from helpers.models import build, query
 from helpers.store import AS_OF
 
+from warehouse.resource import WarehouseResource
 
-def members(warehouse: Path, audience: str) -> set[str]:
+
+def members(warehouse: WarehouseResource, audience: str) -> set[str]:
     rows = query(
         warehouse,
         f"""
@@ -19,7 +21,7 @@ def members(warehouse: Path, audience: str) -> set[str]:
     return {profile_id for (profile_id,) in rows}
 
 
-def expected_audiences(warehouse: Path, as_of: datetime) -> dict[str, set[str]]:
+def expected_audiences(warehouse: WarehouseResource, as_of: datetime) -> dict[str, set[str]]:
     """Each out-of-the-box rule applied in Python to the profiles table."""
     profiles = query(
         warehouse,
@@ -46,9 +48,8 @@ def expected_audiences(warehouse: Path, as_of: datetime) -> dict[str, set[str]]:
     }
 
 
-def test_each_audience_follows_its_rule(server, store, tmp_path):
-    assert load(server, store, tmp_path).success
-    warehouse = tmp_path / "warehouse.duckdb"
+def test_each_audience_follows_its_rule(server, store, tmp_path, warehouse):
+    assert load(server, store, tmp_path, warehouse=warehouse).success
     late = AS_OF + timedelta(days=200)
 
     assert build(warehouse, late).success
@@ -58,14 +59,13 @@ def test_each_audience_follows_its_rule(server, store, tmp_path):
     assert members(warehouse, "lapsed") and members(warehouse, "repeat_buyers")
 
 
-def test_history_records_entries_and_exits_across_builds(server, store, tmp_path):
-    warehouse = tmp_path / "warehouse.duckdb"
-    assert load(server, store, tmp_path).success
+def test_history_records_entries_and_exits_across_builds(server, store, tmp_path, warehouse):
+    assert load(server, store, tmp_path, warehouse=warehouse).success
     assert build(warehouse, AS_OF).success
     one_timer = sorted(members(warehouse, "one_time_buyers"))[0]
     customer_id = int(one_timer.removeprefix("c"))
     store.add_order(customer_id, at=AS_OF, status_id=10, status="Completed")
-    assert load(server, store, tmp_path, first=LAST_DAY, last=LAST_DAY).success
+    assert load(server, store, tmp_path, first=LAST_DAY, last=LAST_DAY, warehouse=warehouse).success
     later = AS_OF + timedelta(hours=1)
 
     result = build(warehouse, later)
@@ -91,9 +91,8 @@ def test_history_records_entries_and_exits_across_builds(server, store, tmp_path
     assert history_metadata["entries_repeat_buyers"].value >= 1
 
 
-def test_history_has_one_open_interval_per_membership(server, store, tmp_path):
-    warehouse = tmp_path / "warehouse.duckdb"
-    assert load(server, store, tmp_path).success
+def test_history_has_one_open_interval_per_membership(server, store, tmp_path, warehouse):
+    assert load(server, store, tmp_path, warehouse=warehouse).success
     for hours in (0, 1, 2):
         assert build(warehouse, AS_OF + timedelta(days=100 * hours)).success
 

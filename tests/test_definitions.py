@@ -30,7 +30,8 @@ for key in sorted(graph.get_all_asset_keys()):
 
 
 def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    keep = {k: v for k, v in os.environ.items() if not k.startswith(("BIGCOMMERCE_", "DUCKDB_"))}
+    ours = ("BIGCOMMERCE_", "DUCKDB_", "WAREHOUSE_")
+    keep = {k: v for k, v in os.environ.items() if not k.startswith(ours)}
     return {**keep, "HOME": str(tmp_path / "home"), "DAGSTER_HOME": str(tmp_path / "dh"), **extra}
 
 
@@ -103,6 +104,33 @@ def test_backfill_command_loads_the_range_in_one_run(tmp_path):
     for table in TABLES:
         assert instance.get_latest_materialization_event(dg.AssetKey(["bigcommerce", table]))
     assert store.access_token not in finished.stdout + finished.stderr
+
+
+def test_a_postgres_warehouse_takes_its_pools_and_hides_its_url_without_io(tmp_path):
+    script = """
+import dagster as dg
+from bigcommerce_assets.definitions import defs
+dg.Definitions.validate_loadable(defs)
+for asset in defs.assets:
+    kinds = sorted(set().union(*(spec.kinds for spec in asset.specs)))
+    print(asset.node_def.name, asset.node_def.pool, ",".join(kinds))
+for check in defs.asset_checks:
+    print(check.node_def.name, check.node_def.pool)
+print(repr(defs.resources["warehouse"]), repr(defs.resources["export_queue"]))
+"""
+    # Nothing listens on port 9: loading the code location must not try.
+    url = "postgresql://cdp:s3cret-url@127.0.0.1:9/shop"
+
+    loaded = load_definitions(tmp_path, script, WAREHOUSE_URL=url)
+
+    assert loaded.returncode == 0, loaded.stderr
+    lines = loaded.stdout.splitlines()
+    assert "bigcommerce bigcommerce_load dlt,postgres" in lines
+    assert "analytics__profiles analytics_models postgres,sql" in lines
+    assert "audience_membership analytics_models postgres,sql" in lines
+    assert "exports__membership_changes analytics_models postgres" in lines
+    assert "analytics__profiles_profile_id_unique None" in lines
+    assert "url='WAREHOUSE_URL'" in lines[-1] and "s3cret-url" not in loaded.stdout
 
 
 def test_definitions_include_the_export_group_and_stopped_sensor(tmp_path):

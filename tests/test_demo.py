@@ -23,6 +23,7 @@ from dagster_graphql import DagsterGraphQLClient
 from helpers.dagster_dev import INSTANCE_CONFIG, LOCATION_QUERY, free_port
 from helpers.drills import run_cli, with_bytecode
 from helpers.exports import values_of
+from helpers.postgres import PASSWORD
 
 from bigcommerce_assets.sources import ENDPOINTS
 from bigcommerce_sandbox import SandboxServer, SandboxStore
@@ -46,7 +47,7 @@ class DemoRun:
 def newcomer_env(data: Path, bytecode: Path, **variables: str) -> dict[str, str]:
     """An environment with none of the project's variables but `variables`, and the checkout's
     `data/` folder at `data` (BIGCOMMERCE_CDP_DATA_DIR), so nothing lands in the repository."""
-    ours = ("BIGCOMMERCE_", "DUCKDB_", "DLT_", "AUDIENCE_", "DAGSTER_")
+    ours = ("BIGCOMMERCE_", "DUCKDB_", "DLT_", "AUDIENCE_", "DAGSTER_", "WAREHOUSE_")
     kept = {name: value for name, value in os.environ.items() if not name.startswith(ours)}
     return {**with_bytecode(kept, bytecode), "BIGCOMMERCE_CDP_DATA_DIR": str(data), **variables}
 
@@ -107,6 +108,28 @@ def test_demo_loads_models_exports_then_runs_incrementally(demo, tmp_path, bytec
     assert "bigcommerce.orders                  1508 rows" in second
     assert "left 0, values updated" in second
     assert not production.exists()
+
+
+def test_demo_runs_on_postgres_with_the_same_summary(tmp_path, bytecode, postgres):
+    url = postgres.create_database()
+    env = newcomer_env(tmp_path / "data", bytecode, WAREHOUSE_URL=url)
+
+    first, second = run_demo(env), run_demo(env)
+    shutil.rmtree(tmp_path / "data" / "demo")
+    afresh = subprocess.run(DEMO, env=env, cwd=PROJECT_DIR, capture_output=True, text=True)
+
+    database = url.rsplit("/", 1)[1]
+    assert f"API requests into postgresql://cdp@127.0.0.1:{postgres.port}/{database}:" in first
+    assert "with 1512 API requests" in first
+    assert "bigcommerce.orders                  1500 rows" in first
+    assert "exports/repeat_buyers: entered " in first
+    assert "with 14 API requests" in second
+    assert "bigcommerce.orders                  1508 rows" in second
+    # A new demo store is never mixed into a database that holds one, nor is anything deleted.
+    assert afresh.returncode == 1
+    assert "holds one already: point WAREHOUSE_URL at an empty database" in afresh.stderr
+    assert not (tmp_path / "data" / "demo" / "warehouse.duckdb").exists()
+    assert PASSWORD not in first + second + afresh.stdout + afresh.stderr
 
 
 def test_demo_keeps_its_state_in_a_folder_of_its_own(demo):

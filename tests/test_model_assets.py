@@ -11,7 +11,9 @@ from helpers.sql_projects import SHOP, SOURCE_KEYS, SQL_PROJECTS
 
 from dbt_like_sql.assets import build_model_assets
 from dbt_like_sql.project import load_project
-from warehouse.resource import WarehouseResource
+from warehouse.resource import WarehousePools, WarehouseResource
+
+DUCKDB_POOLS = WarehousePools.of("duckdb")
 
 
 @pytest.fixture
@@ -46,7 +48,9 @@ def _materialize(
     selection: list[list[str]] | None = None,
     as_of: str | None = None,
 ) -> dg.ExecuteInProcessResult:
-    assets = build_model_assets(load_project(models_dir, SOURCE_KEYS), source_keys=SOURCE_KEYS)
+    assets = build_model_assets(
+        load_project(models_dir, SOURCE_KEYS), source_keys=SOURCE_KEYS, pools=DUCKDB_POOLS
+    )
     selected = [asset for asset in assets if selection is None or asset.key.path in selection]
     config = {} if as_of is None else {"as_of": as_of}
     with dg.DagsterInstance.ephemeral() as instance:
@@ -65,7 +69,9 @@ def _rows(warehouse_path: Path, sql: str) -> list[tuple]:
 
 
 def test_assets_depend_on_models_and_parent_of_child_table():
-    assets = build_model_assets(load_project(SHOP, SOURCE_KEYS), source_keys=SOURCE_KEYS)
+    assets = build_model_assets(
+        load_project(SHOP, SOURCE_KEYS), source_keys=SOURCE_KEYS, pools=DUCKDB_POOLS
+    )
     specs = {spec.key: spec for asset in assets for spec in asset.specs}
 
     categories = specs[dg.AssetKey(["analytics", "stg_product_categories"])]
@@ -80,7 +86,22 @@ def test_assets_depend_on_models_and_parent_of_child_table():
 
 
 def test_assets_are_empty_for_empty_models_folder(tmp_path):
-    assert build_model_assets(load_project(tmp_path, SOURCE_KEYS), source_keys=SOURCE_KEYS) == []
+    project = load_project(tmp_path, SOURCE_KEYS)
+
+    assert build_model_assets(project, source_keys=SOURCE_KEYS, pools=DUCKDB_POOLS) == []
+
+
+def test_assets_on_postgres_say_so_and_take_the_models_pool():
+    pools = WarehousePools.of("postgres")
+    project = load_project(SHOP, SOURCE_KEYS, dialect="postgres")
+
+    assets = build_model_assets(project, source_keys=SOURCE_KEYS, pools=pools)
+
+    assert {kind for asset in assets for spec in asset.specs for kind in spec.kinds} == {
+        "postgres",
+        "sql",
+    }
+    assert {asset.op.pool for asset in assets} == {pools.models}
 
 
 def test_materialize_builds_dependent_models_with_metadata(warehouse_path):

@@ -1,22 +1,18 @@
-"""analytics.profiles over the sandbox store, checked against the store's own records."""
+"""analytics.profiles over the sandbox store, checked against the store's own records, on
+DuckDB and on PostgreSQL."""
 
 import hashlib
 from collections import Counter, defaultdict
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from email.utils import parsedate_to_datetime
-from pathlib import Path
 
-import dagster as dg
-import duckdb
 import pytest
 from helpers.extraction import load
+from helpers.models import build, query_dicts
 from helpers.store import AS_OF
 
-from bigcommerce_assets.assets import RAW_TABLE_KEYS
 from bigcommerce_sandbox import SandboxStore
-from dbt_like_sql.assets import build_model_assets
-from dbt_like_sql.project import MODELS_DIR, load_project
 from warehouse.resource import WarehouseResource
 
 NOT_COUNTED_STATUSES = {0, 4, 5, 6}
@@ -39,25 +35,8 @@ COLUMNS = (
 )
 
 
-def _build_models(warehouse: Path) -> dg.ExecuteInProcessResult:
-    assets = build_model_assets(
-        load_project(MODELS_DIR, RAW_TABLE_KEYS), source_keys=RAW_TABLE_KEYS
-    )
-    config = {"as_of": AS_OF.isoformat()}
-    with dg.DagsterInstance.ephemeral() as instance:
-        return dg.materialize(
-            assets,
-            run_config={"ops": {asset.op.name: {"config": config} for asset in assets}},
-            resources={"warehouse": WarehouseResource(path=str(warehouse))},
-            instance=instance,
-        )
-
-
-def _profiles(warehouse: Path) -> list[dict]:
-    with duckdb.connect(str(warehouse), read_only=True) as db:
-        relation = db.sql("select * from analytics.profiles order by profile_id")
-        names = relation.columns
-        return [dict(zip(names, row, strict=True)) for row in relation.fetchall()]
+def _profiles(warehouse: WarehouseResource) -> list[dict]:
+    return query_dicts(warehouse, "select * from analytics.profiles order by profile_id")
 
 
 def _normalise(email: str | None) -> str | None:
@@ -158,12 +137,11 @@ def _expected_profiles(store: SandboxStore, as_of: datetime) -> tuple[dict[str, 
 
 
 @pytest.fixture
-def warehouse(server, store, tmp_path) -> Path:
-    """The whole sandbox store loaded and every model built once, as of AS_OF."""
-    assert load(server, store, tmp_path).success
-    path = tmp_path / "warehouse.duckdb"
-    assert _build_models(path).success
-    return path
+def built(server, store, tmp_path, warehouse: WarehouseResource) -> WarehouseResource:
+    """The whole sandbox store loaded and every model built once, as of AS_OF, on each engine."""
+    assert load(server, store, tmp_path, warehouse=warehouse).success
+    assert build(warehouse, AS_OF).success
+    return warehouse
 
 
 def test_store_holds_the_cases_profiles_resolve(store):
@@ -182,12 +160,11 @@ def test_store_holds_the_cases_profiles_resolve(store):
     assert any(o["is_deleted"] for o in orders)
 
 
-def test_profiles_match_store_records(warehouse, store):
+def test_profiles_match_store_records(built, store):
     expected, _ = _expected_profiles(store, AS_OF)
 
     actual = {
-        row["profile_id"]: {column: row[column] for column in COLUMNS}
-        for row in _profiles(warehouse)
+        row["profile_id"]: {column: row[column] for column in COLUMNS} for row in _profiles(built)
     }
 
     assert actual.keys() == expected.keys()
@@ -195,20 +172,20 @@ def test_profiles_match_store_records(warehouse, store):
         assert actual[profile_id] == row, profile_id
 
 
-def test_every_counted_order_belongs_to_one_profile(warehouse, store):
+def test_every_counted_order_belongs_to_one_profile(built, store):
     _, attributions = _expected_profiles(store, AS_OF)
-    rows = _profiles(warehouse)
+    rows = _profiles(built)
 
     assert set(attributions.values()) == {1}
     assert sum(row["order_count"] for row in rows) == len(attributions)
     assert len(rows) == len({row["profile_id"] for row in rows})
 
 
-def test_profile_ids_are_unique_and_stable(warehouse):
-    first = _profiles(warehouse)
+def test_profile_ids_are_unique_and_stable(built):
+    first = _profiles(built)
 
-    assert _build_models(warehouse).success
-    second = _profiles(warehouse)
+    assert build(built, AS_OF).success
+    second = _profiles(built)
 
     ids = [row["profile_id"] for row in first]
     assert len(ids) == len(set(ids))
@@ -217,8 +194,8 @@ def test_profile_ids_are_unique_and_stable(warehouse):
     ]
 
 
-def test_rfm_scores_and_segments(warehouse):
-    rows = _profiles(warehouse)
+def test_rfm_scores_and_segments(built):
+    rows = _profiles(built)
     buyers = [row for row in rows if row["order_count"] > 0]
     scores = ("recency_score", "frequency_score", "monetary_score")
 

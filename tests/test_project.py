@@ -95,3 +95,30 @@ def test_load_fails_when_sql_does_not_parse():
         load_project(SQL_PROJECTS / "parse_error", SOURCE_KEYS)
 
     assert str(path) in str(error.value)
+
+
+def test_load_fails_when_model_uses_what_the_engine_lacks():
+    path = SQL_PROJECTS / "duckdb_only" / "marts" / "latest_orders.sql"
+
+    with pytest.raises(ModelProjectError, match="cannot run on postgres") as error:
+        load_project(SQL_PROJECTS / "duckdb_only", SOURCE_KEYS, dialect="postgres")
+
+    assert str(path) in str(error.value)
+    assert "ARG_MAX" in str(error.value)
+
+
+def test_same_models_load_for_duckdb():
+    project = load_project(SQL_PROJECTS / "duckdb_only", SOURCE_KEYS)
+
+    assert [model.name for model in project.models] == ["latest_orders"]
+
+
+def test_models_read_other_models_through_the_analytics_schema():
+    model = load_project(SHOP, SOURCE_KEYS, dialect="postgres").model("customer_domains")
+
+    assert "FROM analytics.stg_customers" in model.query.sql(dialect="postgres")
+
+
+def test_load_fails_for_an_engine_models_cannot_build_on():
+    with pytest.raises(ModelProjectError, match="not 'sqlite'"):
+        load_project(SHOP, SOURCE_KEYS, dialect="sqlite")

@@ -1,4 +1,6 @@
-"""Builds in a real DuckDB file: all or nothing, and what a build reports."""
+"""Builds in a real warehouse: all or nothing on both engines, and what a build reports."""
+
+from decimal import Decimal
 
 import duckdb
 import pytest
@@ -6,45 +8,74 @@ from helpers.sql_projects import SHOP, SOURCE_KEYS, SQL_PROJECTS
 
 from dbt_like_sql.project import load_project
 from dbt_like_sql.runner import ModelBuildError, build_model
+from warehouse.connection import WarehouseConnection
+from warehouse.resource import WarehouseResource
 
-pytestmark = pytest.mark.unit
+
+def _duckdb(tmp_path) -> WarehouseConnection:
+    return WarehouseConnection(duckdb.connect(str(tmp_path / "warehouse.duckdb")), "duckdb")
 
 
-def test_failed_rebuild_keeps_previous_table(tmp_path):
-    before = load_project(SQL_PROJECTS / "rebuild" / "before", SOURCE_KEYS).model("order_totals")
-    failing = load_project(SQL_PROJECTS / "rebuild" / "failing", SOURCE_KEYS).model("order_totals")
-    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as db:
-        db.execute("create schema bigcommerce")
-        db.execute(
+def test_failed_rebuild_keeps_previous_table(warehouse: WarehouseResource):
+    dialect = warehouse.dialect
+    before = load_project(SQL_PROJECTS / "rebuild" / "before", SOURCE_KEYS, dialect=dialect)
+    failing = load_project(SQL_PROJECTS / "rebuild" / "failing", SOURCE_KEYS, dialect=dialect)
+    with warehouse.connect() as connection:
+        connection.execute("create schema bigcommerce")
+        connection.execute(
             "create table bigcommerce.orders as select * from (values"
             " (1, '10.50'), (2, '7.25'), (3, 'n/a')) as t(id, total)"
         )
-        build_model(db, before)
+        build_model(connection, before.model("order_totals"))
 
-        with pytest.raises(ModelBuildError, match=str(failing.path)):
-            build_model(db, failing)
+        with pytest.raises(ModelBuildError, match=str(failing.model("order_totals").path)):
+            build_model(connection, failing.model("order_totals"))
 
-        assert db.sql("select * from analytics.order_totals order by order_id").fetchall() == [
-            (1, pytest.approx(10.50)),
-            (2, pytest.approx(7.25)),
-        ]
+        rows = connection.execute("select * from analytics.order_totals order by order_id")
+        assert rows.fetchall() == [(1, Decimal("10.50")), (2, Decimal("7.25"))]
+        assert not connection.table_exists("analytics", "order_totals__new")
 
 
+def test_build_refuses_warehouse_of_other_engine(tmp_path):
+    model = load_project(SHOP, SOURCE_KEYS, dialect="postgres").model("stg_customers")
+    connection = _duckdb(tmp_path)
+
+    with pytest.raises(ModelBuildError, match="loaded for postgres"):
+        build_model(connection, model)
+
+    connection.close()
+
+
+@pytest.mark.unit
 def test_build_reports_rows_columns_and_preview(tmp_path):
     model = load_project(SHOP, SOURCE_KEYS).model("weekdays")
+    connection = _duckdb(tmp_path)
 
-    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as db:
-        build = build_model(db, model)
+    build = build_model(connection, model)
 
+    connection.close()
     assert build.row_count == 7
     assert build.columns == [("day_number", "BIGINT")]
     assert build.preview == [{"day_number": day} for day in range(5)]
 
 
+@pytest.mark.unit
 def test_preview_keeps_text_as_it_is(tmp_path):
     model = load_project(SQL_PROJECTS / "preview", SOURCE_KEYS).model("labels")
+    connection = _duckdb(tmp_path)
 
-    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as db:
-        build = build_model(db, model)
+    build = build_model(connection, model)
 
+    connection.close()
     assert build.preview == [{"label": "a|b", "note": "line one\nline two"}]
+
+
+@pytest.mark.unit
+def test_build_fails_when_a_variable_is_not_set(tmp_path):
+    model = load_project(SQL_PROJECTS / "build_moment", SOURCE_KEYS).model("build_moment")
+    connection = _duckdb(tmp_path)
+
+    with pytest.raises(ModelBuildError, match="reads as_of, which the build does not set"):
+        build_model(connection, model)
+
+    connection.close()

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import pytest
 from helpers.extraction import EXTRACTION, FIRST_DAY, LAST_DAY, metadata
-from helpers.models import MODEL_ASSETS
+from helpers.models import model_assets
 from helpers.store import resources
 
 from bigcommerce_assets.schedules import RANGE_END_TAG, RANGE_START_TAG, build_extraction_schedules
@@ -176,7 +176,7 @@ def test_scheduled_run_loads_records_modified_in_its_days(
 def test_models_rebuild_after_one_partition_loads_with_history_missing(server, store, tmp_path):
     instance = dg.DagsterInstance.ephemeral()
     assets = dg.Definitions(
-        assets=[EXTRACTION, *MODEL_ASSETS], resources=resources(server, store, tmp_path)
+        assets=[EXTRACTION, *model_assets("duckdb")], resources=resources(server, store, tmp_path)
     )
     quiet = dg.evaluate_automation_conditions(defs=assets, instance=instance)
     assert dg.materialize(
@@ -198,7 +198,7 @@ def test_models_rebuild_after_one_partition_loads_with_history_missing(server, s
 def test_models_do_not_rebuild_again_without_a_new_load(server, store, tmp_path):
     instance = dg.DagsterInstance.ephemeral()
     assets = dg.Definitions(
-        assets=[EXTRACTION, *MODEL_ASSETS], resources=resources(server, store, tmp_path)
+        assets=[EXTRACTION, *model_assets("duckdb")], resources=resources(server, store, tmp_path)
     )
     assert dg.materialize(
         [EXTRACTION],
@@ -208,7 +208,7 @@ def test_models_do_not_rebuild_again_without_a_new_load(server, store, tmp_path)
     ).success
     first = dg.evaluate_automation_conditions(defs=assets, instance=instance)
     assert dg.materialize(
-        MODEL_ASSETS, resources=resources(server, store, tmp_path), instance=instance
+        model_assets("duckdb"), resources=resources(server, store, tmp_path), instance=instance
     ).success
 
     second = dg.evaluate_automation_conditions(defs=assets, instance=instance, cursor=first.cursor)

@@ -8,7 +8,7 @@ import duckdb
 import pytest
 import sqlglot
 from helpers.extraction import load
-from helpers.models import MODEL_ASSETS, build, evaluate_checks
+from helpers.models import build, evaluate_checks, model_assets
 from helpers.store import AS_OF, HISTORY_DAYS, make_store
 from sqlglot import exp
 from sqlglot.optimizer.scope import traverse_scope
@@ -21,7 +21,7 @@ from dbt_like_sql.checks import RULES
 from dbt_like_sql.project import MODELS_DIR, load_project
 
 RAW_TABLES = (*DECLARED_COLUMNS, *(f"{table}__{child}" for table, child in DECLARED_CHILD_COLUMNS))
-MODEL_TABLES = tuple(key.path[-1] for asset in MODEL_ASSETS for key in asset.keys)
+MODEL_TABLES = tuple(key.path[-1] for asset in model_assets("duckdb") for key in asset.keys)
 # How DuckDB shows each declared type after a load.
 DUCKDB_TYPES = {
     "int": "BIGINT",

@@ -59,25 +59,40 @@ order_identities as (
         on stg_orders.customer_id is null and stg_orders.email = customer_emails.email
 ),
 
+ranked_orders as (
+    -- Each order's place among its profile's orders, and among its counted (or uncounted)
+    -- ones, latest first; ties by order_id.
+    select
+        *,
+        row_number() over (
+            partition by profile_id order by created_at desc, order_id desc
+        ) as recency_rank,
+        row_number() over (
+            partition by profile_id, counts order by created_at desc, order_id desc
+        ) as counted_recency_rank
+    from order_identities
+),
+
 profile_orders as (
     -- One row per profile with orders: the contact details of its latest order (for profiles
     -- without a customer record) and the figures of its counted orders.
     select
         profile_id,
         -- Every order of a profile carries the same customer_id (NULL for guests).
-        any_value(customer_id) as customer_id,
-        arg_max(
-            {'email': email, 'first_name': first_name, 'last_name': last_name, 'phone': phone},
-            (created_at, order_id)
-        ) as latest_contact,
+        min(customer_id) as customer_id,
+        -- One order is the latest, so these pick its values, NULLs included.
+        max(email) filter (where recency_rank = 1) as latest_email,
+        max(first_name) filter (where recency_rank = 1) as latest_first_name,
+        max(last_name) filter (where recency_rank = 1) as latest_last_name,
+        max(phone) filter (where recency_rank = 1) as latest_phone,
         count(*) filter (where counts) as order_count,
         sum(order_value) filter (where counts) as total_spend,
         sum(refunded_amount_store) filter (where counts) as refunded_amount,
         min(created_at) filter (where counts) as first_order_at,
         max(created_at) filter (where counts) as last_order_at,
-        -- The two latest dates, repeated when two orders share one.
-        max(created_at, 2) filter (where counts)[2] as second_last_order_at
-    from order_identities
+        -- The date of the second latest counted order: the latest again when two share it.
+        max(created_at) filter (where counts and counted_recency_rank = 2) as second_last_order_at
+    from ranked_orders
     group by profile_id
 ),
 
@@ -130,13 +145,23 @@ category_units as (
     group by counted_line_items.profile_id, category_names.category_name
 ),
 
+ranked_categories as (
+    select
+        profile_id,
+        category_name,
+        -- Most units first, then the first name in alphabetical order.
+        row_number() over (
+            partition by profile_id order by units desc, category_name asc
+        ) as category_rank
+    from category_units
+),
+
 top_categories as (
     select
         profile_id,
-        -- Most units first, then the first name in alphabetical order.
-        arg_min(category_name, (-units, category_name)) as top_category
-    from category_units
-    group by profile_id
+        category_name as top_category
+    from ranked_categories
+    where category_rank = 1
 ),
 
 rfm_scores as (
@@ -153,12 +178,12 @@ profile_rows as (
     select
         profile_keys.profile_id,
         profile_keys.customer_id,
-        coalesce(registered_customers.email, profile_orders.latest_contact.email) as email,
-        coalesce(registered_customers.first_name, profile_orders.latest_contact.first_name)
+        coalesce(registered_customers.email, profile_orders.latest_email) as email,
+        coalesce(registered_customers.first_name, profile_orders.latest_first_name)
             as first_name,
-        coalesce(registered_customers.last_name, profile_orders.latest_contact.last_name)
+        coalesce(registered_customers.last_name, profile_orders.latest_last_name)
             as last_name,
-        coalesce(registered_customers.phone, profile_orders.latest_contact.phone) as phone,
+        coalesce(registered_customers.phone, profile_orders.latest_phone) as phone,
         registered_customers.customer_group_id,
         registered_customers.registered_at,
         coalesce(profile_orders.order_count, 0) as order_count,
@@ -192,8 +217,8 @@ profile_measures as (
                 )
             )::decimal(38, 0) * 0.0001
         end as avg_order_value,
-        (epoch_us(getvariable('as_of')) - epoch_us(last_order_at)) // 86400000000
-            as days_since_last_order,
+        -- A difference of two instants is whole 24-hour days plus the rest, on both engines.
+        extract(day from getvariable('as_of') - last_order_at) as days_since_last_order,
         case
             when order_count = 0 then 'no_orders'
             when order_count = 1 and recency_score >= 4 then 'new'
@@ -222,12 +247,12 @@ select
     first_order_at,
     last_order_at,
     second_last_order_at,
-    days_since_last_order,
+    days_since_last_order::bigint as days_since_last_order,
     refunded_amount,
     distinct_products,
     top_category,
-    recency_score,
-    frequency_score,
-    monetary_score,
+    recency_score::bigint as recency_score,
+    frequency_score::bigint as frequency_score,
+    monetary_score::bigint as monetary_score,
     rfm_segment
 from profile_measures
