@@ -8,8 +8,8 @@ from dagster_dlt import DagsterDltTranslator, dlt_assets
 
 # dagster-dlt exports no shorter name for the translator's argument, nor dlt for its step error.
 from dagster_dlt.translator import DltResourceTranslatorData
-from dlt.pipeline.exceptions import PipelineStepFailed
 from dlt.common.destination import TLoaderFileFormat
+from dlt.pipeline.exceptions import PipelineStepFailed
 from dlt.sources import DltSource
 from pydantic import Field
 
@@ -25,8 +25,8 @@ from bigcommerce_assets.load_marks import (
 from bigcommerce_assets.raw_tables import create_empty_child_tables
 from bigcommerce_assets.resources import BigCommerceResource, DltRunnerResource
 from bigcommerce_assets.sources import ENDPOINTS, ModifiedWindow, bigcommerce_source
-from warehouse.ownership import StateError
 from warehouse.connection import Dialect
+from warehouse.ownership import StateError
 from warehouse.resource import WarehousePools, WarehouseResource
 
 GROUP = "bigcommerce"

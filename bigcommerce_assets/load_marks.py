@@ -64,9 +64,7 @@ class ModificationsSeen:
         }
 
 
-def resume_window(
-    connection: WarehouseConnection, since: datetime, until: datetime
-) -> Resume:
+def resume_window(connection: WarehouseConnection, since: datetime, until: datetime) -> Resume:
     """Where a run of [since, until) starts reading each list, from the marks in the warehouse."""
     marks = _marks(connection, since, until)
     unloaded = {

@@ -2,10 +2,9 @@
 
 import os
 from pathlib import Path
-
-import dagster as dg
 from typing import Any
 
+import dagster as dg
 import dlt
 from dagster_dlt import DagsterDltResource
 from dlt.common.destination import Destination
