@@ -60,17 +60,17 @@ order_identities as (
 ),
 
 ranked_orders as (
-    -- Each order's place among its profile's orders, and among its counted (or uncounted)
-    -- ones, latest first; ties by order_id.
+    -- Each order's place among its profile's orders, latest first (ties by order_id), and how
+    -- many counted orders its profile has from the latest up to it: one ordering for both.
     select
         *,
-        row_number() over (
-            partition by profile_id order by created_at desc, order_id desc
-        ) as recency_rank,
-        row_number() over (
-            partition by profile_id, counts order by created_at desc, order_id desc
-        ) as counted_recency_rank
+        row_number() over latest_first as recency_rank,
+        count(*) filter (where counts) over latest_first as counted_so_far
     from order_identities
+    window latest_first as (
+        partition by profile_id order by created_at desc, order_id desc
+        rows between unbounded preceding and current row
+    )
 ),
 
 profile_orders as (
@@ -91,7 +91,7 @@ profile_orders as (
         min(created_at) filter (where counts) as first_order_at,
         max(created_at) filter (where counts) as last_order_at,
         -- The date of the second latest counted order: the latest again when two share it.
-        max(created_at) filter (where counts and counted_recency_rank = 2) as second_last_order_at
+        max(created_at) filter (where counts and counted_so_far = 2) as second_last_order_at
     from ranked_orders
     group by profile_id
 ),
