@@ -74,6 +74,10 @@ def build_model(
             connection.execute(f"create table {new_table} as\n{sql}")
             connection.execute(f"drop table if exists {table}")
             connection.execute(f"alter table {new_table} rename to {model.name}")
+            if connection.dialect == "postgres":
+                # The models built next read this one: without statistics PostgreSQL plans
+                # them for 200 rows (profiles at 1M/3M: 117 s before, 77 s after).
+                connection.execute(f"analyze {table}")
     except WAREHOUSE_ERRORS as error:
         raise ModelBuildError(f"{model.path} failed to build {table}: {error}") from error
     return _describe(connection, model.name)
