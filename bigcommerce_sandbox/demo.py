@@ -101,7 +101,7 @@ def run_demo(folder: DemoFolder) -> int:
             return 1
         export_requests = len(server.requests)
         folder.write_state(
-            store_state(store, server.url, today, added_orders, warehouse.describe())
+            store_state(store, server.url, today, added_orders, folder.warehouse_label())
         )
     print(f"\nLoaded in {seconds:.1f} s with {requests} API requests into {warehouse.describe()}:")
     _print_tables(warehouse)

@@ -65,6 +65,12 @@ class DemoFolder:
     def state_file(self) -> Path:
         return self.path / "sandbox_demo.json"
 
+    def warehouse_label(self) -> str:
+        """What the state records of the warehouse it was loaded into: `duckdb` for the folder's
+        own file (wherever the folder moves), the server without its password otherwise."""
+        warehouse = self.warehouse_resource()
+        return "duckdb" if warehouse.dialect == "duckdb" else warehouse.describe()
+
     def read_state(self) -> dict | None:
         """What the previous run left, or None when there is no previous run to go on from (or
         it loaded another warehouse)."""
@@ -75,8 +81,7 @@ class DemoFolder:
             state = json.loads(self.state_file.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return None
-        loaded_into = state.get("warehouse", str(self.warehouse))
-        return state if loaded_into == warehouse.describe() else None
+        return state if state.get("warehouse", "duckdb") == self.warehouse_label() else None
 
     def write_state(self, state: dict) -> None:
         self.state_file.write_text(json.dumps(state), encoding="utf-8")
@@ -164,7 +169,7 @@ def store_state(
     store: SandboxStore, api_url: str, last_day: date, added_orders: list[list], warehouse: str
 ) -> dict:
     """What the next run needs to serve the same store at the same address, and the warehouse
-    (`WarehouseResource.describe()`) it was loaded into."""
+    it was loaded into (`DemoFolder.warehouse_label()`)."""
     return {
         "warehouse": warehouse,
         "as_of": store.as_of.isoformat(),

@@ -42,7 +42,11 @@ def open_ui(folder: DemoFolder, port: int) -> int:
             code = _run_until_interrupted(command, folder.env(store, server.url, first_day(store)))
         finally:
             last_day = date.fromisoformat(state["last_day"])
-            folder.write_state(store_state(store, server.url, last_day, state["added_orders"]))
+            folder.write_state(
+                store_state(
+                    store, server.url, last_day, state["added_orders"], folder.warehouse_label()
+                )
+            )
     print("Stopped the UI and the sandbox store.")
     return code
 
