@@ -90,7 +90,7 @@ class ExportQueue:
                     "select customer_id, attribute_values, customer_fields from queued_state "
                     "where job_id = ?",
                     [job_id],
-                )
+                ).fetchall()
             }
             waiting = {change.customer_id: change for change in _waiting(db, job_id)}
             if first_run:

@@ -12,12 +12,11 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import psycopg2.extensions
-import psycopg2.extras
 
-from warehouse.connection import postgres_placeholders
+from warehouse.connection import Rows, WarehouseConnection
 from warehouse.ownership import QUEUE_FIX
 from warehouse.postgres import PostgresAddress, connect, parse_url
 
@@ -31,7 +30,6 @@ POSTGRES_QUEUE_FIX = "point WAREHOUSE_URL at a database of this store's own"
 # Held by every writing transaction on PostgreSQL. Advisory locks belong to one database, so a
 # constant serves every warehouse; its bytes spell "exports".
 LOCK_KEY = int.from_bytes(b"exports", "big")
-BATCH_ROWS = 1000
 
 # Types both engines read alike: SQLite gives `bigint` integer affinity and `double precision`
 # real affinity, as version 1's `integer` and `real` had, so old and new files hold the same.
@@ -77,19 +75,6 @@ _TABLES = (
         recorded_at double precision not null
     )""",
 )
-
-
-class Rows(Protocol):
-    """What a statement returns: its rows, and how many rows it changed."""
-
-    @property
-    def rowcount(self) -> int: ...
-
-    def fetchone(self) -> Any: ...
-
-    def fetchall(self) -> list[Any]: ...
-
-    def __iter__(self) -> Iterator[Any]: ...
 
 
 class QueueSession(Protocol):
@@ -184,7 +169,7 @@ class PostgresStore:
             if write:
                 cursor.execute("begin")
                 cursor.execute("select pg_advisory_xact_lock(%s)", [LOCK_KEY])
-            yield _PostgresSession(connection)
+            yield WarehouseConnection(connection, "postgres")
             if write:
                 cursor.execute("commit")
         finally:
@@ -200,26 +185,6 @@ class _SqliteSession:
 
     def executemany(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
         self.connection.executemany(sql, [tuple(row) for row in rows])
-
-
-class _PostgresSession:
-    def __init__(self, connection: psycopg2.extensions.connection) -> None:
-        self.connection = connection
-
-    def execute(self, sql: str, parameters: Sequence[object] = ()) -> Rows:
-        cursor = self.connection.cursor()
-        if parameters:
-            cursor.execute(postgres_placeholders(sql), tuple(parameters))
-        else:
-            cursor.execute(sql)
-        return cursor
-
-    def executemany(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
-        # One round trip per BATCH_ROWS rows, not per row as psycopg2's executemany.
-        with self.connection.cursor() as cursor:
-            psycopg2.extras.execute_batch(
-                cursor, postgres_placeholders(sql), [tuple(row) for row in rows], BATCH_ROWS
-            )
 
 
 def _user_version(connection: sqlite3.Connection) -> int:

@@ -13,14 +13,20 @@ from typing import Any, Literal, Protocol
 import duckdb
 import psycopg2
 import psycopg2.extensions
+import psycopg2.extras
 
 Dialect = Literal["duckdb", "postgres"]
+# Rows per round trip of `executemany` on PostgreSQL.
+BATCH_ROWS = 1000
 # What a failed statement raises, on either engine.
 WAREHOUSE_ERRORS: tuple[type[Exception], ...] = (duckdb.Error, psycopg2.Error)
 
 
 class Rows(Protocol):
-    """What a statement returns: its rows, read once."""
+    """What a statement returns: its rows, read once, and how many rows it changed."""
+
+    @property
+    def rowcount(self) -> int: ...
 
     def fetchall(self) -> list[Any]: ...
 
@@ -55,8 +61,11 @@ class WarehouseConnection:
         if isinstance(self.native, duckdb.DuckDBPyConnection):
             self.native.executemany(sql, [list(row) for row in rows])
             return
+        # One round trip per BATCH_ROWS rows, not one per row as psycopg2's executemany.
         with self.native.cursor() as cursor:
-            cursor.executemany(postgres_placeholders(sql), [tuple(row) for row in rows])
+            psycopg2.extras.execute_batch(
+                cursor, postgres_placeholders(sql), [tuple(row) for row in rows], BATCH_ROWS
+            )
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
