@@ -1,2 +1,3 @@
-"""The state every package shares: the DuckDB warehouse as a Dagster resource with its pool
-(`resource`), and which store a warehouse, export queue or dlt folder holds (`ownership`)."""
+"""The state every package shares: the warehouse (DuckDB or PostgreSQL) as a Dagster resource
+with the pools each engine needs (`resource`), one way to run SQL on either (`connection`,
+`postgres`), and which store a warehouse, export queue or dlt folder holds (`ownership`)."""
