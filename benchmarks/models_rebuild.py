@@ -55,6 +55,7 @@ class GeneratorClient:
             records = iter(
                 {
                     "v3/customers": self.store.customers,
+                    "v3/customers/subscribers": self.store.subscribers,
                     "v3/catalog/products": self.store.products,
                     "v3/catalog/trees/categories": self.store.categories,
                 }[path]()

@@ -110,6 +110,14 @@ class CustomerAttributes:
                 if value is not None:
                     del self._value_ids[(value["customer_id"], value["attribute_id"])]
 
+    def delete_customers(self, customer_ids: set[int]) -> None:
+        """Remove every value of these customers, as deleting them does."""
+        with self._lock:
+            for value_id, value in list(self._values.items()):
+                if value["customer_id"] in customer_ids:
+                    del self._values[value_id]
+                    del self._value_ids[(value["customer_id"], value["attribute_id"])]
+
     def value(self, value_id: int) -> dict | None:
         """One value by its id, or None."""
         with self._lock:

@@ -1,5 +1,6 @@
 """Reading the JSON bodies of v3 writes: malformed JSON is a 400, a body that is not an array
-of objects a 422, and more items than a batch allows a 413 (API.md sections 3 and 9)."""
+of objects (or, for a single record, an object) a 422, and more items than a batch allows a 413
+(API.md sections 3 and 9)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,24 @@ from .responses import ApiError
 BATCH_MAX = 10  # items per customers / attribute-values batch (API.md section 3)
 
 
-def batch(body: bytes, *, max_items: int | None = BATCH_MAX) -> list[dict]:
-    """The array of objects a batch write sends."""
+def _parsed(body: bytes) -> object:
     try:
-        items = json.loads(body.decode("utf-8"))
+        return json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise ApiError(400, "The request body is not valid JSON.") from None
+
+
+def document(body: bytes) -> dict:
+    """The object a write of one record sends."""
+    record = _parsed(body)
+    if not isinstance(record, dict):
+        raise ApiError(422, "The request body must be a JSON object.", {"body": "not an object"})
+    return record
+
+
+def batch(body: bytes, *, max_items: int | None = BATCH_MAX) -> list[dict]:
+    """The array of objects a batch write sends."""
+    items = _parsed(body)
     if not isinstance(items, list) or not items:
         raise ApiError(
             422, "The request body must be a non-empty JSON array.", {"body": "not an array"}

@@ -24,8 +24,10 @@ from .ratelimit import QuotaState, RequestQuota
 from .responses import ApiError, ApiResponse, error_body
 from .routes import ApiRequest, Route, find_route
 from .store import SandboxStore
+from .subscriber_endpoints import delete_subscriber, list_subscribers, update_subscriber
 from .v2_endpoints import count_orders, get_store, list_order_products, list_orders
 from .v3_endpoints import (
+    delete_customers,
     list_categories,
     list_customers,
     list_products,
@@ -38,6 +40,10 @@ WRITE_CONCURRENCY = 3  # API.md section 8
 ROUTES = (
     Route("GET", r"v3/customers", CUSTOMERS, list_customers),
     Route("PUT", r"v3/customers", CUSTOMERS, update_customers, WRITE_CONCURRENCY),
+    Route("DELETE", r"v3/customers", CUSTOMERS, delete_customers),
+    Route("GET", r"v3/customers/subscribers", CUSTOMERS, list_subscribers),
+    Route("PUT", r"v3/customers/subscribers/(\d+)", CUSTOMERS, update_subscriber),
+    Route("DELETE", r"v3/customers/subscribers/(\d+)", CUSTOMERS, delete_subscriber),
     Route("GET", r"v3/customers/attributes", CUSTOMERS, list_attributes),
     Route("POST", r"v3/customers/attributes", CUSTOMERS, create_attributes, WRITE_CONCURRENCY),
     Route("GET", r"v3/customers/attribute-values", CUSTOMERS, list_attribute_values),

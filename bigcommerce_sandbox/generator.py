@@ -10,7 +10,13 @@ from functools import lru_cache
 from .catalog import build_categories, build_product, build_store_info
 from .layout import Sparsity, StoreLayout
 from .payments import build_transactions
-from .people import build_customer, matching_guest, registered_shopper, unregistered_guest
+from .people import (
+    Shopper,
+    build_customer,
+    matching_guest,
+    registered_shopper,
+    unregistered_guest,
+)
 from .randomness import ORDER, mix
 from .sales import STATUSES, OrderBundle, build_order
 
@@ -72,20 +78,22 @@ class BaseRecords:
         """A base order."""
         return self.order_bundle(order_id).order
 
-    def _build_order_bundle(self, order_id: int) -> OrderBundle:
-        layout = self.layout
-        buyer = layout.buyer(order_id)
+    def shopper(self, order_id: int) -> Shopper:
+        """Who placed a base order, with the email they typed at checkout; no order is built."""
+        buyer = self.layout.buyer(order_id)
         rng = random.Random(mix(self.seed, ORDER, order_id, 1))
         if buyer.customer_id:
-            shopper = registered_shopper(self.seed, self.customer(buyer.customer_id), rng)
-        elif buyer.email_of:
-            shopper = matching_guest(self.seed, self.customer(buyer.email_of), rng)
-        else:
-            shopper = unregistered_guest(self.seed, buyer.guest)
+            return registered_shopper(self.seed, self.customer(buyer.customer_id), rng)
+        if buyer.email_of:
+            return matching_guest(self.seed, self.customer(buyer.email_of), rng)
+        return unregistered_guest(self.seed, buyer.guest)
+
+    def _build_order_bundle(self, order_id: int) -> OrderBundle:
+        layout = self.layout
         bundle = build_order(
             self.seed,
             order_id,
-            shopper,
+            self.shopper(order_id),
             layout.orders.created(order_id),
             layout.orders.modified(order_id),
             layout.products.count,

@@ -42,9 +42,12 @@ class Sparsity:
     - `no_companies`, `no_phones`: customers and order addresses leave them empty.
     - `no_archived`: no archived order. `no_guests`: every order is a registered customer's.
     - `no_transactions`: no order has a transaction (the endpoint answers 204).
+    - `no_subscribers`: the newsletter list is empty, as after `DELETE
+      /v3/customers/subscribers` (API.md section 12); checkouts from then on add rows as usual.
     - `blank_optional`: every optional field is empty: `""` in strings, as the API sends
       them, null in the transaction fields v3 allows it in, `[]` in lists (a product in no
-      category), 0 in the customer group and brand ids.
+      category), 0 in the customer group and brand ids. Orders then carry no email, so
+      only people who signed up outside checkout are subscribers, with no names or consents.
     """
 
     single_currency: bool = False
@@ -55,6 +58,7 @@ class Sparsity:
     no_guests: bool = False
     no_transactions: bool = False
     blank_optional: bool = False
+    no_subscribers: bool = False
 
     @classmethod
     def of(cls, sparse: bool | Sparsity) -> Sparsity:

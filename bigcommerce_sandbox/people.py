@@ -1,5 +1,5 @@
-"""Synthetic people: registered customers (v3 `customer_Full`), unregistered guests, and the
-shopper details an order copies into its billing address."""
+"""Synthetic people: registered customers (v3 `customer_Full`), unregistered guests, newsletter
+readers who never order, and the shopper details an order copies into its billing address."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import random
 from dataclasses import dataclass
 
 from .formats import iso
-from .randomness import CUSTOMER, GUEST, mix, rng_for
+from .randomness import CUSTOMER, GUEST, READER, mix, rng_for
 
 # (display name, ASCII form used in email addresses)
 FIRST_NAMES = (
@@ -223,3 +223,26 @@ def customer_id_in_email(email: str) -> int | None:
     local = email.strip().partition("@")[0]
     digits = len(local) - len(local.rstrip("0123456789"))
     return int(local[-digits:]) if digits else None
+
+
+def newsletter_reader(seed: int, reader: int) -> tuple[str, str, str]:
+    """First name, last name and email of someone on the newsletter list who never ordered;
+    the same reader number always has the same email (`….s{reader}@…`)."""
+    rng = rng_for(seed, READER, reader)
+    first, first_slug = rng.choice(FIRST_NAMES)
+    last, last_slug = rng.choice(LAST_NAMES)
+    email = _email(
+        first_slug, last_slug, f".s{reader}", rng.choice(DOMAINS), shout=rng.random() < 0.1
+    )
+    return first, last, email
+
+
+def person_in_email(email: str) -> tuple[str, int] | None:
+    """Whose generated email this may be, read from the end of its local part, in any case:
+    ("guest", 3) for `….g3@…`, ("reader", 3) for `….s3@…`, ("customer", 3) for `…3@…`."""
+    local = email.strip().lower().partition("@")[0]
+    digits = len(local) - len(local.rstrip("0123456789"))
+    if not digits:
+        return None
+    marker = local[:-digits][-2:]
+    return {".g": "guest", ".s": "reader"}.get(marker, "customer"), int(local[-digits:])

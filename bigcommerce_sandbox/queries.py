@@ -35,7 +35,7 @@ class Query:
 @dataclass(frozen=True)
 class Collection:
     """One kind of record: its base timeline and builder, plus a snapshot of the records
-    that were changed or added (keyed by id)."""
+    that were changed or added (keyed by id) and of the base ids deleted."""
 
     timeline: Timeline
     build: Callable[[int], dict]
@@ -43,6 +43,7 @@ class Collection:
     timestamp: Callable[[str], int]
     is_archived: Callable[[int], bool] | None = None
     archived_up_to: Callable[[int], int] | None = None
+    removed: frozenset[int] = frozenset()
 
 
 def _sort_value(collection: Collection, record: dict, field: str) -> Any:
@@ -111,7 +112,9 @@ def select(collection: Collection, query: Query) -> Selection:
         base = (
             collection.build(record_id)
             for record_id in sorted(query.ids)
-            if 1 <= record_id <= base_count and record_id not in collection.overrides
+            if 1 <= record_id <= base_count
+            and record_id not in collection.overrides
+            and record_id not in collection.removed
         )
         return _sorted(
             collection,
@@ -119,7 +122,11 @@ def select(collection: Collection, query: Query) -> Selection:
             [record for record in base if _keeps(collection, query, record)] + extras,
         )
     first, last = _id_bounds(collection, query)
-    replaced = [record_id for record_id in collection.overrides if record_id <= base_count]
+    replaced = [
+        record_id
+        for record_id in (*collection.overrides, *collection.removed)
+        if record_id <= base_count
+    ]
     hiding = _archive_filter(collection, query)
     if query.match is None and query.sort in MONOTONE_SORTS:
         timeline = collection.timeline

@@ -16,6 +16,8 @@ GUEST = 6
 BUYER = 7
 ARCHIVED = 8
 STORE = 9
+SUBSCRIBER = 10
+READER = 11
 
 
 def mix(*parts: int) -> int:

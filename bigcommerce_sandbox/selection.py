@@ -1,12 +1,14 @@
 """Ordered, paged views over base records (built on demand from their id) merged with the few
-records that tests changed or added, without materialising the base records."""
+records that tests changed or added, without materialising the base records; in id order, or
+in a fixed scramble of it for lists whose order the API leaves unstated."""
 
 from __future__ import annotations
 
 import copy
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from math import gcd
 from typing import Protocol, overload
 
 Key = tuple[int, int]  # (sort value, id): ties are broken by id
@@ -138,6 +140,67 @@ class RangeSelection:
             else:
                 break
         return records
+
+
+class ScrambledIds(Sequence[int]):
+    """Base ids 1..count in a fixed scrambled order (an affine permutation of positions, drawn
+    from two numbers), less the deleted ones, followed by the added ids; O(1) per id."""
+
+    def __init__(
+        self, count: int, scramble: tuple[int, int], deleted: Iterable[int], added: list[int]
+    ) -> None:
+        self._count = count
+        self._modulus = max(count, 1)
+        self._step = 1 + scramble[0] % self._modulus
+        while gcd(self._step, self._modulus) > 1:
+            self._step += 1
+        self._unstep = pow(self._step, -1, self._modulus)
+        self._shift = scramble[1] % self._modulus
+        self._gaps = sorted(self.position(row_id) for row_id in deleted)
+        self._added = added
+
+    def position(self, row_id: int) -> int:
+        """Where a base id stands in the scrambled order (0-based, deleted ids counted)."""
+        return (row_id - 1 - self._shift) * self._unstep % self._modulus
+
+    def __len__(self) -> int:
+        return self._count - len(self._gaps) + len(self._added)
+
+    @overload
+    def __getitem__(self, index: int) -> int: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[int]: ...
+
+    def __getitem__(self, index: int | slice) -> int | list[int]:
+        if isinstance(index, slice):
+            return [self[rank] for rank in range(*index.indices(len(self)))]
+        kept = self._count - len(self._gaps)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        if index >= kept:
+            return self._added[index - kept]
+        position = index
+        for gap in self._gaps:
+            if gap > position:
+                break
+            position += 1
+        return (position * self._step + self._shift) % self._modulus + 1
+
+
+@dataclass(frozen=True)
+class IdSelection:
+    """Rows in list order, each built only when its page is asked for."""
+
+    ids: Sequence[int]
+    fetch: Callable[[int], dict]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def page(self, offset: int, limit: int) -> list[dict]:
+        """Up to `limit` rows starting at 0-based `offset`."""
+        return [self.fetch(row_id) for row_id in self.ids[offset : offset + limit]]
 
 
 class RecordView(Sequence[dict]):

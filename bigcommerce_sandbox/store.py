@@ -6,7 +6,9 @@ from __future__ import annotations
 import copy
 import hashlib
 import threading
+from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Any
 
 from .attributes import CustomerAttributes
 from .formats import iso, parse_iso_exact, parse_rfc2822, rfc2822, timestamp_of
@@ -16,6 +18,7 @@ from .people import customer_id_in_email
 from .queries import Collection, Query, select
 from .sales import STATUSES, OrderBundle
 from .selection import RecordView, Selection
+from .subscribers import SubscriberQuery, Subscribers
 
 
 def _merge(record: dict, fields: dict) -> None:
@@ -33,8 +36,9 @@ class SandboxStore:
     Records are spread over [as_of - history_days, as_of]; `as_of` defaults to now. `sparse`
     leaves out what real stores may leave empty everywhere: `True` all of it, a `Sparsity` the
     options it names (single_currency, no_refunds, no_companies, no_phones, no_archived,
-    no_guests, no_transactions, blank_optional). Any size may be 0: an empty store answers empty
-    lists, and 204 past the last v2 page.
+    no_guests, no_transactions, blank_optional, no_subscribers). Any size may be 0: an empty
+    store answers empty lists, and 204 past the last v2 page. The newsletter list follows the
+    customers and orders (see `signups` for how).
     """
 
     def __init__(
@@ -67,6 +71,7 @@ class SandboxStore:
         )
         self._lock = threading.RLock()
         self._customers: dict[int, dict] = {}
+        self._deleted_customers: set[int] = set()
         self._orders: dict[int, dict] = {}
         self._added_bundles: dict[int, OrderBundle] = {}
         self._products: dict[int, dict] = {}
@@ -74,6 +79,7 @@ class SandboxStore:
         self._added_orders = 0
         self._clock = timestamp_of(self.as_of)
         self.customer_attributes = CustomerAttributes()
+        self._subscribers = Subscribers(self._base, self._clock)
 
     # Queries answered by the server.
 
@@ -81,8 +87,15 @@ class SandboxStore:
         """Customers matching a v3 list query."""
         with self._lock:
             overrides = dict(self._customers)
+            removed = frozenset(self._deleted_customers)
         return select(
-            Collection(self._layout.customers, self._base.customer, overrides, parse_iso_exact),
+            Collection(
+                self._layout.customers,
+                self._base.customer,
+                overrides,
+                parse_iso_exact,
+                removed=removed,
+            ),
             query,
         )
 
@@ -110,6 +123,10 @@ class SandboxStore:
         return select(
             Collection(self._layout.products, self._base.product, overrides, parse_iso_exact), query
         )
+
+    def select_subscribers(self, query: SubscriberQuery) -> Selection:
+        """Newsletter subscribers matching a v3 list query, in the list's (scrambled) order."""
+        return self._subscribers.select(query)
 
     def customer_ids_for_emails(self, emails: list[str]) -> frozenset[int]:
         """Ids of customers that may have one of these emails (a superset, found without a
@@ -150,6 +167,14 @@ class SandboxStore:
         """Every order by id, archived ones included unless asked otherwise."""
         return RecordView(self.select_orders(Query(archived=None if include_archived else False)))
 
+    def subscribers(self) -> RecordView:
+        """Every newsletter subscriber, in the order the API lists them (not by id)."""
+        return RecordView(self.select_subscribers(SubscriberQuery()))
+
+    def subscriber_for_email(self, email: str) -> dict | None:
+        """The subscriber whose email equals this one after trimming and lowercasing."""
+        return self._subscribers.for_email(email)
+
     def line_items(self, order_id: int) -> list[dict]:
         """The lines of an order, as `/v2/orders/{id}/products` lists them."""
         return copy.deepcopy(self._known_bundle(order_id).lines)
@@ -170,6 +195,8 @@ class SandboxStore:
     def has_customer(self, customer_id: int) -> bool:
         """Whether a registered customer has this id."""
         with self._lock:
+            if customer_id in self._deleted_customers:
+                return False
             if customer_id in self._customers:
                 return True
         return 1 <= customer_id <= self._layout.customers.count
@@ -231,6 +258,18 @@ class SandboxStore:
             self._customers[customer_id] = record
             return copy.deepcopy(record)
 
+    def delete_customers(self, customer_ids: Iterable[int], at: datetime | None = None) -> None:
+        """Delete customers, as `DELETE /v3/customers?id:in=` does; unknown ids are ignored.
+        Their attribute values go too; their orders keep the old `customer_id` and their
+        subscriber row stays (API.md section 14)."""
+        with self._lock:
+            gone = {customer_id for customer_id in customer_ids if self.has_customer(customer_id)}
+            for customer_id in gone:
+                self._customers.pop(customer_id, None)
+            self._deleted_customers |= gone
+            self.customer_attributes.delete_customers(gone)
+            self._stamp(at)
+
     def update_order(self, order_id: int, at: datetime | None = None, **fields) -> dict:
         """Change an order's fields; a new `status_id` brings its label along."""
         with self._lock:
@@ -255,10 +294,12 @@ class SandboxStore:
             customer = None
             if customer_id:
                 customer = self._customers.get(customer_id) or self._known_customer(customer_id)
-            bundle = self._base.placed_order(order_id, customer, self._stamp(at))
+            moment = self._stamp(at)
+            bundle = self._base.placed_order(order_id, customer, moment)
             _merge(bundle.order, fields)
             self._added_bundles[order_id] = bundle
             self._orders[order_id] = bundle.order
+            self._subscribers.check_out(bundle.order, moment)
             return copy.deepcopy(bundle.order)
 
     def update_product(self, product_id: int, at: datetime | None = None, **fields) -> dict:
@@ -275,7 +316,26 @@ class SandboxStore:
             self._products[product_id] = record
             return copy.deepcopy(record)
 
+    def update_subscriber(
+        self, subscriber_id: int, at: datetime | None = None, **fields: Any
+    ) -> dict:
+        """Change a subscriber's fields, e.g. `consents=[]` to withdraw; an email another
+        subscriber has (after trimming and lowercasing) is a ValueError."""
+        with self._lock:
+            moment = timestamp_of(at or datetime.now(UTC))
+            record = self._subscribers.update(subscriber_id, moment, fields)
+            self._clock = max(self._clock, moment)
+            return record
+
+    def delete_subscriber(self, subscriber_id: int, at: datetime | None = None) -> None:
+        """Remove a subscriber from the list."""
+        with self._lock:
+            self._subscribers.delete(subscriber_id)
+            self._stamp(at)
+
     def _known_customer(self, customer_id: int) -> dict:
+        if customer_id in self._deleted_customers:
+            raise KeyError(f"customer {customer_id} was deleted")
         if not 1 <= customer_id <= self._layout.customers.count:
             raise KeyError(f"no customer {customer_id}")
         return self._base.customer(customer_id)

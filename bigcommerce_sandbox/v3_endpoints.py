@@ -1,5 +1,5 @@
-"""v3 endpoints: customers (list and batch update), order transactions, catalog products and
-the category tree, all in the `{data, meta}` envelope (API.md sections 3, 5 and 6)."""
+"""v3 endpoints: customers (list, batch update and delete), order transactions, catalog
+products and the category tree, all in the `{data, meta}` envelope (API.md sections 3, 5, 6)."""
 
 from __future__ import annotations
 
@@ -140,3 +140,12 @@ def update_customers(request: ApiRequest) -> ApiResponse:
         for item in items
     ]
     return ApiResponse(200, {"data": customers, "meta": {}})
+
+
+def delete_customers(request: ApiRequest) -> ApiResponse:
+    """DELETE /v3/customers?id:in=...: 204, unknown ids ignored; without `id:in` nothing is
+    deleted (API.md sections 3 and 14)."""
+    customer_ids = request.params.integers("id:in")
+    if customer_ids:
+        request.store.delete_customers(customer_ids, datetime.fromtimestamp(request.now, UTC))
+    return ApiResponse(204)
