@@ -1,7 +1,8 @@
 """Find the SQL models, read what each one reads with sqlglot, and put them in build order.
 
 A model is one `<layer>/<name>.sql` file holding one select statement in DuckDB's dialect; it
-becomes the table `analytics.<name>` on the warehouse's engine (DuckDB or PostgreSQL).
+becomes `analytics.<name>` on the warehouse's engine (DuckDB or PostgreSQL): a view for the
+`staging` layer, a table for the others.
 Dependencies come from the SQL itself, so there is no Jinja and no manifest to keep in step
 with the files. A model the engine cannot run stops the project from loading.
 """
@@ -29,6 +30,7 @@ from dbt_like_sql.dialects import (
 
 MODELS_DIR = Path(__file__).parent / "models"
 MODEL_SCHEMA = "analytics"
+STAGING_LAYER = "staging"
 # The file name goes into `create table analytics.<name>`, so it must be a plain identifier.
 _MODEL_NAME = re.compile(r"[a-z_][a-z0-9_]*")
 # dlt names the child table of a nested list `<parent>__<child>`.
@@ -41,7 +43,7 @@ class ModelProjectError(Exception):
 
 @dataclass(frozen=True)
 class Model:
-    """One SQL file, materialised as the table `analytics.<name>`."""
+    """One SQL file, materialised as `analytics.<name>`."""
 
     name: str
     layer: str
@@ -57,6 +59,13 @@ class Model:
     query: exp.Query = field(compare=False, repr=False)
     # The names the SQL reads with `getvariable('<name>')`; a build must set each.
     variables: frozenset[str]
+
+    @property
+    def materialized(self) -> str:
+        """`view` for a staging model, `table` for the others. Staging models rename and clean
+        one raw table each, and the models that read them read every row once: as tables they
+        would write every raw row again on each rebuild, for nothing (dbt's convention too)."""
+        return "view" if self.layer == STAGING_LAYER else "table"
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,31 @@ def test_failed_rebuild_keeps_previous_table(warehouse: WarehouseResource):
         assert not connection.table_exists("analytics", "order_totals__new")
 
 
+def test_staging_model_is_a_view_that_replaces_an_older_table(warehouse: WarehouseResource):
+    model = load_project(SHOP, SOURCE_KEYS, dialect=warehouse.dialect).model("stg_customers")
+    with warehouse.connect() as connection:
+        connection.execute("create schema bigcommerce")
+        connection.execute(
+            "create table bigcommerce.customers as select * from (values"
+            " (1, 'Ann@Shop.test', timestamp '2026-01-02 03:04:05')) as t(id, email, date_created)"
+        )
+        # A warehouse built before staging models were views holds them as tables.
+        connection.execute("create schema analytics")
+        connection.execute("create table analytics.stg_customers as select 1 as customer_id")
+
+        build = build_model(connection, model)
+        connection.execute("insert into bigcommerce.customers values (2, 'B@Shop.test', null)")
+
+        kinds = connection.execute(
+            "select table_name, table_type from information_schema.tables"
+            " where table_schema = 'analytics'"
+        ).fetchall()
+        emails = connection.execute("select email from analytics.stg_customers order by 1")
+        assert (build.row_count, kinds) == (1, [("stg_customers", "VIEW")])
+        # A view reads the raw table as it is now: nothing to rebuild after a load.
+        assert emails.fetchall() == [("ann@shop.test",), ("b@shop.test",)]
+
+
 def test_build_refuses_warehouse_of_other_engine(tmp_path):
     model = load_project(SHOP, SOURCE_KEYS, dialect="postgres").model("stg_customers")
     connection = _duckdb(tmp_path)

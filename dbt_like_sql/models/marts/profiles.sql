@@ -27,25 +27,42 @@ with registered_customers as (
     from stg_customers
 ),
 
-customer_emails as (
+email_owners as (
+    -- Who each normalised email belongs to: the lowest customer_id of the customers with it,
+    -- and the first guest order with it (which stands for its guest profile).
     select
         email,
-        min(customer_id) as customer_id
-    from registered_customers
-    where email is not null
+        min(customer_id) as customer_id,
+        min(order_id) as first_guest_order_id
+    from (
+        select
+            email,
+            customer_id,
+            null as order_id
+        from registered_customers
+        where email is not null
+        union all
+        select
+            email,
+            null as customer_id,
+            order_id
+        from stg_orders
+        where customer_id is null and email is not null
+    ) as emails
     group by email
 ),
 
 order_identities as (
+    -- profile_key: the customer_id for customers' profiles, minus the first order's id for
+    -- guests' (an integer key is cheaper to group, sort and join on than profile_id).
     select
         stg_orders.order_id,
-        coalesce(stg_orders.customer_id, customer_emails.customer_id) as customer_id,
-        case
-            when stg_orders.customer_id is not null then 'c' || stg_orders.customer_id
-            when customer_emails.customer_id is not null then 'c' || customer_emails.customer_id
-            when stg_orders.email is not null then 'g' || md5(stg_orders.email)
-            else 'o' || stg_orders.order_id
-        end as profile_id,
+        coalesce(stg_orders.customer_id, email_owners.customer_id) as customer_id,
+        coalesce(
+            stg_orders.customer_id,
+            email_owners.customer_id,
+            -coalesce(email_owners.first_guest_order_id, stg_orders.order_id)
+        ) as profile_key,
         stg_orders.email,
         stg_orders.first_name,
         stg_orders.last_name,
@@ -55,8 +72,8 @@ order_identities as (
         stg_orders.order_value,
         stg_orders.refunded_amount_store
     from stg_orders
-    left join customer_emails
-        on stg_orders.customer_id is null and stg_orders.email = customer_emails.email
+    left join email_owners
+        on stg_orders.customer_id is null and stg_orders.email = email_owners.email
 ),
 
 ranked_orders as (
@@ -68,16 +85,14 @@ ranked_orders as (
         count(*) filter (where counts) over latest_first as counted_so_far
     from order_identities
     window latest_first as (
-        partition by profile_id order by created_at desc, order_id desc
+        partition by profile_key order by created_at desc, order_id desc
         rows between unbounded preceding and current row
     )
 ),
 
-profile_orders as (
-    -- One row per profile with orders: the contact details of its latest order (for profiles
-    -- without a customer record) and the figures of its counted orders.
+order_figures as (
     select
-        profile_id,
+        profile_key,
         -- Every order of a profile carries the same customer_id (NULL for guests).
         min(customer_id) as customer_id,
         -- One order is the latest, so these pick its values, NULLs included.
@@ -93,80 +108,109 @@ profile_orders as (
         -- The date of the second latest counted order: the latest again when two share it.
         max(created_at) filter (where counts and counted_so_far = 2) as second_last_order_at
     from ranked_orders
-    group by profile_id
+    group by profile_key
+),
+
+profile_orders as (
+    -- One row per profile with orders: the contact details of its latest order (for profiles
+    -- without a customer record) and the figures of its counted orders.
+    select
+        *,
+        case
+            when customer_id is not null then 'c' || customer_id
+            -- A guest profile's orders all carry its email.
+            when latest_email is not null then 'g' || md5(latest_email)
+            else 'o' || -profile_key
+        end as profile_id
+    from order_figures
 ),
 
 profile_keys as (
-    select
-        'c' || customer_id as profile_id,
-        customer_id
+    select customer_id as profile_key, 'c' || customer_id as profile_id, customer_id
     from registered_customers
     union
-    select
-        profile_id,
-        customer_id
+    select profile_key, profile_id, customer_id
     from profile_orders
 ),
 
 counted_line_items as (
     -- Units of each product each profile bought in counted orders.
     select
-        order_identities.profile_id,
+        order_identities.profile_key,
         stg_order_products.product_id,
         sum(stg_order_products.quantity) as units
     from order_identities
     inner join stg_order_products on order_identities.order_id = stg_order_products.order_id
     where order_identities.counts
-    group by order_identities.profile_id, stg_order_products.product_id
+    group by order_identities.profile_key, stg_order_products.product_id
 ),
 
 product_stats as (
     select
-        profile_id,
+        profile_key,
         -- One row per product already; custom items (no product_id) are not counted.
         count(product_id) as distinct_products
     from counted_line_items
-    group by profile_id
+    group by profile_key
+),
+
+category_names as (
+    -- Each category name with its place in alphabetical order: ranking and grouping by a
+    -- number is cheaper than by the name.
+    select
+        category_name,
+        row_number() over (order by category_name asc) as name_rank
+    from (
+        select distinct category_name
+        from stg_product_categories
+        where category_name is not null
+    ) as distinct_names
+),
+
+product_category_names as (
+    -- The names of each product's categories, each name once.
+    select distinct
+        stg_product_categories.product_id,
+        category_names.name_rank
+    from stg_product_categories
+    inner join category_names
+        on stg_product_categories.category_name = category_names.category_name
 ),
 
 category_units as (
     select
-        counted_line_items.profile_id,
-        category_names.category_name,
+        counted_line_items.profile_key,
+        product_category_names.name_rank,
         sum(counted_line_items.units) as units
     from counted_line_items
-    inner join (
-        select distinct
-            product_id,
-            category_name
-        from stg_product_categories
-        where category_name is not null
-    ) as category_names on counted_line_items.product_id = category_names.product_id
-    group by counted_line_items.profile_id, category_names.category_name
+    inner join product_category_names
+        on counted_line_items.product_id = product_category_names.product_id
+    group by counted_line_items.profile_key, product_category_names.name_rank
 ),
 
 ranked_categories as (
     select
-        profile_id,
-        category_name,
+        profile_key,
+        name_rank,
         -- Most units first, then the first name in alphabetical order.
         row_number() over (
-            partition by profile_id order by units desc, category_name asc
+            partition by profile_key order by units desc, name_rank asc
         ) as category_rank
     from category_units
 ),
 
 top_categories as (
     select
-        profile_id,
-        category_name as top_category
+        ranked_categories.profile_key,
+        category_names.category_name as top_category
     from ranked_categories
-    where category_rank = 1
+    inner join category_names on ranked_categories.name_rank = category_names.name_rank
+    where ranked_categories.category_rank = 1
 ),
 
 rfm_scores as (
     select
-        profile_id,
+        profile_key,
         ntile(5) over (order by last_order_at asc, profile_id asc) as recency_score,
         ntile(5) over (order by order_count asc, profile_id asc) as frequency_score,
         ntile(5) over (order by total_spend asc, profile_id asc) as monetary_score
@@ -199,10 +243,10 @@ profile_rows as (
         rfm_scores.monetary_score
     from profile_keys
     left join registered_customers on profile_keys.customer_id = registered_customers.customer_id
-    left join profile_orders on profile_keys.profile_id = profile_orders.profile_id
-    left join product_stats on profile_keys.profile_id = product_stats.profile_id
-    left join top_categories on profile_keys.profile_id = top_categories.profile_id
-    left join rfm_scores on profile_keys.profile_id = rfm_scores.profile_id
+    left join profile_orders on profile_keys.profile_key = profile_orders.profile_key
+    left join product_stats on profile_keys.profile_key = product_stats.profile_key
+    left join top_categories on profile_keys.profile_key = top_categories.profile_key
+    left join rfm_scores on profile_keys.profile_key = rfm_scores.profile_key
 ),
 
 profile_measures as (
