@@ -14,6 +14,10 @@ from dbt_like_sql.project import MODEL_SCHEMA, Model
 from warehouse.connection import WAREHOUSE_ERRORS, WarehouseConnection
 
 PREVIEW_ROWS = 5
+# Columns about a person, which a preview never shows: the preview is Dagster metadata, kept in
+# the instance's event log, out of reach of `forget_people`.
+PERSONAL_COLUMNS = frozenset({"email", "first_name", "last_name", "phone", "company"})
+REDACTED = "(personal)"
 # The table a build writes before it takes the model's name.
 _NEW_SUFFIX = "__new"
 # PostgreSQL's information_schema names a numeric type without its precision and scale.
@@ -137,4 +141,7 @@ def _cell(value: object) -> PreviewValue:
 
 
 def _preview_row(names: list[str], row: tuple[Any, ...]) -> dict[str, PreviewValue]:
-    return {name: _cell(value) for name, value in zip(names, row, strict=True)}
+    return {
+        name: REDACTED if name in PERSONAL_COLUMNS and value is not None else _cell(value)
+        for name, value in zip(names, row, strict=True)
+    }

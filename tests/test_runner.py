@@ -104,3 +104,21 @@ def test_build_fails_when_a_variable_is_not_set(tmp_path):
         build_model(connection, model)
 
     connection.close()
+
+
+@pytest.mark.unit
+def test_preview_never_shows_personal_columns(tmp_path):
+    model = load_project(SHOP, SOURCE_KEYS).model("stg_customers")
+    connection = _duckdb(tmp_path)
+    connection.execute("create schema bigcommerce")
+    connection.execute(
+        "create table bigcommerce.customers as select 1 as id, 'ann@shop.test' as email,"
+        " timestamp '2026-01-02 03:04:05' as date_created"
+    )
+
+    build = build_model(connection, model)
+
+    connection.close()
+    assert build.preview == [
+        {"customer_id": 1, "email": "(personal)", "date_created": "2026-01-02 03:04:05"}
+    ]

@@ -1,0 +1,76 @@
+"""The suppression list and the rewrite that leaves no deleted row's bytes in the warehouse."""
+
+import hashlib
+
+import duckdb
+import pytest
+
+from warehouse.compaction import rewrite_duckdb_file, vacuum_full
+from warehouse.resource import WarehouseResource
+from warehouse.suppressions import Suppressions, add_suppressions, email_sha256, load_suppressions
+
+
+@pytest.mark.unit
+def test_email_hash_is_of_the_trimmed_lower_cased_email():
+    expected = hashlib.sha256(b"ann@shop.test").hexdigest()
+
+    assert email_sha256(" \tAnn@Shop.TEST\n") == expected
+    assert Suppressions(email_hashes=frozenset({expected})).covers(email="ANN@shop.test ")
+    assert Suppressions(customer_ids=frozenset({7})).covers(customer_id=7, email=None)
+    assert not Suppressions(email_hashes=frozenset({expected})).covers(email=" \t")
+    assert not Suppressions()
+
+
+def test_suppressions_are_kept_once_in_the_warehouse(warehouse: WarehouseResource):
+    with warehouse.connect() as connection:
+        assert not load_suppressions(connection)
+        add_suppressions(connection, [email_sha256("a@b.test")], [3])
+        add_suppressions(connection, [email_sha256("a@b.test")], [3, 4])
+
+        suppressions = load_suppressions(connection)
+        [(rows,)] = connection.execute("select count(*) from meta.suppressions").fetchall()
+
+    assert suppressions == Suppressions(frozenset({email_sha256("a@b.test")}), frozenset({3, 4}))
+    assert rows == 3
+
+
+def _emails(count: int) -> str:
+    people = f"generate_series(0, {count - 1}) as t(n)"
+    return f"select 'person' || n || '@mail.test' as email from {people}"
+
+
+@pytest.mark.unit
+def test_rewrite_leaves_no_bytes_of_deleted_rows(tmp_path):
+    path = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(path)) as db:
+        db.execute(f"create schema raw; create table raw.people as {_emails(300)}")
+        db.execute("create view raw.people_view as select email from raw.people")
+        db.execute("checkpoint")
+        db.execute("delete from raw.people where email = 'person77@mail.test'")
+        db.execute("checkpoint")
+    # A delete and a checkpoint leave the row's bytes in the file.
+    assert b"person77@mail.test" in path.read_bytes()
+
+    rewrite_duckdb_file(path)
+
+    content = path.read_bytes()
+    assert b"person77@mail.test" not in content and b"person78@mail.test" in content
+    with duckdb.connect(str(path)) as db:
+        assert db.execute("select count(*) from raw.people_view").fetchall() == [(299,)]
+
+
+def test_vacuum_full_leaves_no_bytes_of_deleted_rows(postgres):
+    with WarehouseResource(url=postgres.create_database()).connect() as connection:
+        connection.execute(f"create table people as {_emails(300)}")
+        connection.execute("checkpoint")
+        [(path,)] = connection.execute("select pg_relation_filepath('people')").fetchall()
+        connection.execute("delete from people where email = 'person77@mail.test'")
+        connection.execute("checkpoint")
+        before = (postgres.folder / "data" / path).read_bytes()
+        vacuum_full(connection, ["people"])
+        connection.execute("checkpoint")
+        [(path,)] = connection.execute("select pg_relation_filepath('people')").fetchall()
+        after = (postgres.folder / "data" / path).read_bytes()
+
+    assert b"person77@mail.test" in before
+    assert b"person77@mail.test" not in after and b"person78@mail.test" in after

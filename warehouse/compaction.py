@@ -1,0 +1,46 @@
+"""Make deleted rows unrecoverable from the warehouse's files.
+
+A delete only marks rows free: DuckDB keeps their bytes in the file's free blocks even after a
+checkpoint, PostgreSQL in dead tuples until a table is rewritten. After forgetting a person,
+that is a copy left behind. DuckDB's file is therefore rewritten through `COPY FROM DATABASE`
+into a new file that replaces it; PostgreSQL's tables are rewritten with `VACUUM FULL`.
+"""
+
+import os
+from pathlib import Path
+
+import duckdb
+
+from warehouse.connection import WarehouseConnection
+
+_REWRITE_SUFFIX = ".rewrite"
+
+
+def rewrite_duckdb_file(path: Path) -> None:
+    """Copy every schema, table and view of the DuckDB file at `path` into a fresh file, then
+    put it in the old one's place. No connection to `path` may be open."""
+    fresh = path.with_name(path.name + _REWRITE_SUFFIX)
+    fresh.unlink(missing_ok=True)
+    # Replay any write-ahead log into the file first, so the copy reads everything.
+    duckdb.connect(str(path)).close()
+    with duckdb.connect() as db:
+        db.execute(f"attach '{_quoted(path)}' as current_file (read_only)")
+        db.execute(f"attach '{_quoted(fresh)}' as fresh_file")
+        db.execute("copy from database current_file to fresh_file")
+        db.execute("detach fresh_file")
+        db.execute("detach current_file")
+    os.replace(fresh, path)
+    Path(f"{path}.wal").unlink(missing_ok=True)
+
+
+def vacuum_full(connection: WarehouseConnection, tables: list[str]) -> None:
+    """Rewrite these PostgreSQL tables (`schema.name`) into new files without their dead rows;
+    the old files are truncated when each rewrite commits. Call it outside `transaction()`:
+    VACUUM cannot run inside one. The server's write-ahead log still holds the rows until it
+    recycles its segments (README, "Privacy")."""
+    for table in tables:
+        connection.execute(f"vacuum full {table}")
+
+
+def _quoted(path: Path) -> str:
+    return str(path).replace("'", "''")
