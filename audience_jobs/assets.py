@@ -8,12 +8,17 @@ import dagster as dg
 
 from audience_jobs.export import ExportError, ExportReport, ensure_attributes, send_changes
 from audience_jobs.jobs import ExportJob
-from audience_jobs.members import MembersUnavailableError, read_members
+from audience_jobs.members import (
+    ConsentUnavailableError,
+    JobMembers,
+    MembersUnavailableError,
+    read_members,
+)
 from audience_jobs.queue import ExportQueue
 from bigcommerce_assets.client import BigCommerceError
 from bigcommerce_assets.resources import BigCommerceResource
 from dbt_like_sql.assets import REBUILD_AFTER_UPDATES, model_key
-from warehouse.connection import Dialect
+from warehouse.connection import Dialect, WarehouseConnection
 from warehouse.ownership import StateError
 from warehouse.postgres import WarehouseUrlError
 from warehouse.resource import WarehousePools, WarehouseResource
@@ -98,7 +103,7 @@ def _queue_asset(
             queue.check_owner(store)
             warehouse_id = warehouse.claim(store)
             with warehouse.connect(read_only=True) as connection:
-                members = {job.id: read_members(connection, job) for job in jobs}
+                members, unreadable = _read_every_job(connection, jobs)
             replaced = queue.claim(store, warehouse_id)
         except (BigCommerceError, StateError, MembersUnavailableError, WarehouseUrlError) as error:
             raise dg.Failure(description=str(error)) from None
@@ -110,6 +115,8 @@ def _queue_asset(
             )
         metadata: dict[str, dg.RawMetadataValue] = {"warehouse_replaced": replaced}
         for job in jobs:
+            if job.id not in members:
+                continue
             current = members[job.id]
             queued = queue.enqueue(
                 job.id,
@@ -124,9 +131,16 @@ def _queue_asset(
                 if queued.first_run
                 else ""
             )
+            consent = (
+                f"; {current.without_consent} members without {job.require_consent} consent "
+                "left out"
+                if job.require_consent
+                else ""
+            )
             context.log.info(
                 f"{job.id}: queued {queued.entries} entries, {queued.exits} exits and "
-                f"{queued.updates} updates{note}; {current.guests_skipped} guests skipped."
+                f"{queued.updates} updates{note}; {current.guests_skipped} guests skipped"
+                f"{consent}."
             )
             metadata |= {
                 f"{job.id}_entries": queued.entries,
@@ -135,9 +149,32 @@ def _queue_asset(
                 f"{job.id}_guests_skipped": current.guests_skipped,
                 f"{job.id}_queue_depth": queue.backlog(job.id).depth,
             }
+            if job.require_consent:
+                metadata[f"{job.id}_without_consent"] = current.without_consent
+        if unreadable:
+            # The other jobs were queued; these keep what they had queued until the models are
+            # rebuilt, since reading them as empty would send every member's exit.
+            raise dg.Failure(
+                description=" ".join(str(error) for error in unreadable.values()),
+                metadata=metadata,
+            )
         return dg.MaterializeResult(metadata=metadata)
 
     return membership_changes
+
+
+def _read_every_job(
+    connection: WarehouseConnection, jobs: Sequence[ExportJob]
+) -> tuple[dict[str, JobMembers], dict[str, ConsentUnavailableError]]:
+    """Each job's members, and apart the jobs whose consent the profiles do not record: only
+    those jobs fail, the others are queued as usual."""
+    members, unreadable = {}, {}
+    for job in jobs:
+        try:
+            members[job.id] = read_members(connection, job)
+        except ConsentUnavailableError as error:
+            unreadable[job.id] = error
+    return members, unreadable
 
 
 def _export_asset(job: ExportJob) -> dg.AssetsDefinition:
@@ -153,9 +190,18 @@ def _export_asset(job: ExportJob) -> dg.AssetsDefinition:
             f"`{job.attribute_name}` = `{job.audience}`, removed when they leave. Custom "
             f"attributes: {customs}. Standard fields: {fields}. Existing members exported: "
             f"{'yes' if job.existing_members else 'no'}."
+            + (
+                f" Only members with {job.require_consent} consent; losing it removes the values."
+                if job.require_consent
+                else ""
+            )
         ),
         kinds={"bigcommerce"},
-        metadata={"audience": job.audience, "attribute": job.attribute_name},
+        metadata={
+            "audience": job.audience,
+            "attribute": job.attribute_name,
+            "require_consent": job.require_consent or "none",
+        },
         # One send per job at a time, whoever launches it (dagster.yaml limits every pool to 1).
         pool=f"audience_export_{job.id}",
     )

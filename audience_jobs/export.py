@@ -12,16 +12,22 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
+from audience_jobs.attribute_values import (
+    ATTRIBUTE_VALUES,
+    ATTRIBUTES,
+    MAX_CONCURRENT_WRITES,
+    delete_value_ids,
+    find_values,
+    store_attributes,
+)
 from audience_jobs.changes import Change, Part
 from audience_jobs.queue import ExportQueue
-from bigcommerce_assets.client import MAX_PAGE_SIZE, BigCommerceClient, RejectedError
+from bigcommerce_assets.client import BigCommerceClient, RejectedError
 
 CHUNK_SIZE = 100
-# API.md §3: upserts and customer updates take at most 10 items; §8: at most 3 in flight.
+# API.md §3: upserts and customer updates take at most 10 items; §8: at most 3 in flight
+# (MAX_CONCURRENT_WRITES).
 MAX_ITEMS_PER_REQUEST = 10
-MAX_CONCURRENT_WRITES = 3
-ATTRIBUTES = "v3/customers/attributes"
-ATTRIBUTE_VALUES = "v3/customers/attribute-values"
 CUSTOMERS = "v3/customers"
 
 logger = logging.getLogger(__name__)
@@ -51,7 +57,7 @@ def ensure_attributes(client: BigCommerceClient, wanted: Mapping[str, str]) -> d
     Raises:
         ExportError: an attribute exists with another type, or the store has no room left.
     """
-    existing = _store_attributes(client)
+    existing = store_attributes(client)
     missing = [name for name in wanted if name not in existing]
     if missing:
         try:
@@ -60,14 +66,14 @@ def ensure_attributes(client: BigCommerceClient, wanted: Mapping[str, str]) -> d
             )
         except RejectedError as error:
             # A create whose answer was lost and then retried comes back refused as a duplicate.
-            existing = _store_attributes(client)
+            existing = store_attributes(client)
             if any(name not in existing for name in missing):
                 raise ExportError(
                     f"BigCommerce refused to create the customer attributes "
                     f"{', '.join(missing)}: {error} A store holds at most 50 attributes."
                 ) from None
         else:
-            existing = _store_attributes(client)
+            existing = store_attributes(client)
     for name, kind in wanted.items():
         if existing[name][1] != kind:
             raise ExportError(
@@ -76,14 +82,6 @@ def ensure_attributes(client: BigCommerceClient, wanted: Mapping[str, str]) -> d
                 "in the job or delete it in BigCommerce."
             )
     return {name: attribute_id for name, (attribute_id, _) in existing.items()}
-
-
-def _store_attributes(client: BigCommerceClient) -> dict[str, tuple[int, str]]:
-    return {
-        attribute["name"]: (attribute["id"], attribute["type"])
-        for page in client.pages(ATTRIBUTES)
-        for attribute in page
-    }
 
 
 def send_changes(
@@ -189,21 +187,14 @@ class _ChunkSender:
             for change in changes
             for name in change.removals
         }
-        params = {
-            "attribute_id:in": ",".join(str(i) for i in sorted({a for _, a in wanted})),
-            "customer_id:in": ",".join(str(c) for c in sorted({c for c, _ in wanted})),
-        }
+        values = find_values(self.client, {c for c, _ in wanted}, {a for _, a in wanted})
         value_ids = [
             value["id"]
-            for page in self.client.pages(ATTRIBUTE_VALUES, params=params)
-            for value in page
+            for value in values
             if (value["customer_id"], value["attribute_id"]) in wanted
         ]
-        for start in range(0, len(value_ids), MAX_PAGE_SIZE):
-            ids = value_ids[start : start + MAX_PAGE_SIZE]
-            self.client.write(
-                "DELETE", ATTRIBUTE_VALUES, params={"id:in": ",".join(str(i) for i in ids)}
-            )
+        # This request is already one of the chunk's writes in flight.
+        delete_value_ids(self.client, value_ids, in_flight=1)
 
     def _tally(self, write: _Write) -> None:
         """Count the changes whose last part this write carried."""

@@ -3,6 +3,12 @@
 The file is checked when the code location loads, against the audiences and profile columns
 the SQL models produce, so a typo fails at once with the file, the job and the key named,
 instead of at the first export run.
+
+Keys of a job: `id`, `audience`, `attribute` (default `Audience_<id>`), `existing_members`,
+`map_standard_fields`, `map_custom_attributes`, `enabled`, and `require_consent`: absent or null
+sends every member; `marketing_newsletter` sends only members whose profile has
+`newsletter_consent` true, and a member who loses that consent leaves the export exactly as a
+member who leaves the audience does (their values of the job's attributes are deleted).
 """
 
 from collections import Counter
@@ -37,6 +43,10 @@ StandardField = Literal[
     "customer_group_id",
     "tax_exempt_category",
 ]
+Consent = Literal["marketing_newsletter"]
+# The consents a job may require, each with the boolean profile column that records it (API.md
+# §12: marketing consent is a subscriber's `consents` holding `marketing_newsletter`).
+CONSENT_COLUMNS: dict[Consent, str] = {"marketing_newsletter": "newsletter_consent"}
 
 
 class ExportJobsError(Exception):
@@ -53,7 +63,11 @@ class CustomAttribute(BaseModel):
 
 
 class ExportJob(BaseModel):
-    """One audience written to one customer attribute, with optional field mapping."""
+    """One audience written to one customer attribute, with optional field mapping.
+
+    `require_consent` (None, or `marketing_newsletter`) limits the members sent to those whose
+    profile records that consent; losing it counts as leaving the audience.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -64,11 +78,17 @@ class ExportJob(BaseModel):
     map_standard_fields: dict[str, StandardField] = {}
     map_custom_attributes: dict[str, CustomAttribute] = {}
     enabled: bool = True
+    require_consent: Consent | None = None
 
     @property
     def attribute_name(self) -> str:
         """The attribute whose value is the audience slug for members."""
         return self.attribute or f"Audience_{self.id}"
+
+    @property
+    def consent_column(self) -> str | None:
+        """The profile column a member needs true to be sent; None when no consent is needed."""
+        return None if self.require_consent is None else CONSENT_COLUMNS[self.require_consent]
 
     def attribute_types(self) -> dict[str, str]:
         """Every attribute the job writes, with its type."""
@@ -138,6 +158,11 @@ def _check(jobs: list[ExportJob], *, audiences: Set[str], profile_columns: Set[s
                 f"{where}, key {key}.{column}: profiles has no column {column!r}."
                 for column in columns
                 if column not in profile_columns
+            )
+        if job.consent_column is not None and job.consent_column not in profile_columns:
+            problems.append(
+                f"{where}, key require_consent: profiles has no column {job.consent_column!r}, "
+                f"which records the consent {job.require_consent!r}."
             )
         for field, count in Counter(job.map_standard_fields.values()).items():
             if count > 1:
@@ -210,6 +235,12 @@ def _describe(raw: Any, issue: Mapping[str, Any]) -> str:
         job_id = job.get("id") if isinstance(job, dict) else None
         where = f"job {job_id!r}" if isinstance(job_id, str) else f"job #{index + 1}"
         key = ".".join(str(part) for part in location[2:]) or "(the job itself)"
+        if key == "require_consent":
+            allowed = ", ".join(CONSENT_COLUMNS)
+            return (
+                f"{where}, key require_consent: {issue.get('input')!r} is not a consent; the "
+                f"allowed values are {allowed}, or null (or no key) for none."
+            )
         return f"{where}, key {key}: {issue['msg']}."
     return f"key {'.'.join(str(part) for part in location) or '(top level)'}: {issue['msg']}."
 

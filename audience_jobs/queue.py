@@ -12,11 +12,15 @@ the next send costs one write, not two. Each row carries a sequence number, stri
 across every process; a confirmation removes a part only if the row has not changed since it
 was read, so nothing is ever lost to a race, and a crash leaves the row to be resent (upserts
 and deletes are idempotent).
+
+What the queue holds about a customer: their id, the attribute values and standard fields
+their jobs map (names, phone, notes, any profile column mapped to a custom attribute) and
+BigCommerce's reasons for refusing a change. `drop_customers` and `forget_customers` remove it.
 """
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +35,7 @@ from audience_jobs.changes import (
     difference,
     merged,
 )
-from audience_jobs.queue_store import QueueSession, QueueStore, open_store
+from audience_jobs.queue_store import CUSTOMER_TABLES, QueueSession, QueueStore, open_store
 from warehouse.ownership import StoreIdentity, refusal
 
 _CHANGE_COLUMNS = (
@@ -39,6 +43,8 @@ _CHANGE_COLUMNS = (
 )
 # Everything the queue holds for its store; a queue with none of it may be claimed afresh.
 _DATA_TABLES = ("pending_changes", "parked_changes", "queued_state", "export_jobs")
+# Customer ids per `in (...)` list: SQLite builds before 3.32 take at most 999 parameters.
+_IDS_PER_STATEMENT = 500
 
 
 class ExportQueue:
@@ -209,6 +215,57 @@ class ExportQueue:
                         _next_seqs(db, 1),
                     ],
                 )
+
+    def drop_customers(self, customer_ids: Iterable[int]) -> int:
+        """Remove every waiting and parked change for these customers, of every job, and what
+        the queue remembers as queued for them; returns how many changes were dropped. For
+        customers the store no longer has, whose changes would only be refused.
+
+        Drop them only once the warehouse no longer counts them as members (as
+        `reconcile_deleted_customers` does): no exit is then queued for them either, and a
+        member the queue does not remember would be queued as an entrant.
+        """
+        removed = self._delete_customers(customer_ids, CUSTOMER_TABLES)
+        return removed["pending_changes"] + removed["parked_changes"]
+
+    def forget_customers(self, customer_ids: Iterable[int]) -> int:
+        """Remove every trace of these customers: their waiting and parked changes and what the
+        queue remembers as queued for them, of every job; then compact the store so its files
+        keep no bytes of the deleted rows. Returns how many rows were removed.
+
+        Forget them only once the warehouse no longer counts them as members: a member the queue
+        does not remember is queued as an entrant at the next enqueue.
+
+        Raises QueueCompactionError when the rows were removed but the store could not be
+        compacted yet; calling it again finishes the job.
+        """
+        ids = set(customer_ids)
+        if not ids:
+            return 0
+        removed = self._delete_customers(ids, CUSTOMER_TABLES)
+        self.store.compact()
+        return sum(removed.values())
+
+    def _delete_customers(
+        self, customer_ids: Iterable[int], tables: Iterable[str]
+    ) -> dict[str, int]:
+        """Delete these customers' rows from `tables` in one writing transaction; rows removed
+        per table."""
+        ids = sorted({int(customer_id) for customer_id in customer_ids})
+        removed = dict.fromkeys(tables, 0)
+        if not ids:
+            return removed
+        # One transaction: a reader sees the customers' rows all there or all gone.
+        with self.store.session(write=True) as db:
+            for table in tables:
+                for start in range(0, len(ids), _IDS_PER_STATEMENT):
+                    chunk = ids[start : start + _IDS_PER_STATEMENT]
+                    removed[table] += db.execute(
+                        f"delete from {table} where customer_id in "
+                        f"({', '.join('?' for _ in chunk)})",
+                        chunk,
+                    ).rowcount
+        return removed
 
     def backlogs(self) -> dict[str, Backlog]:
         """Every job's waiting changes, read without blocking a run that writes."""

@@ -5,7 +5,8 @@ other machines share one queue.
 Both stores run the queue's one body of SQL, written with `?` placeholders; prepare their tables
 once; and let one writing transaction in at a time: SQLite locks the file (`begin immediate`),
 PostgreSQL takes a transaction-scoped advisory lock. Readers never wait for a writer on either
-(SQLite in WAL mode, PostgreSQL's snapshots).
+(SQLite in WAL mode, PostgreSQL's snapshots). `compact` rewrites the tables so that rows deleted
+before it leave no bytes behind (forgetting people), between writers too.
 """
 
 import sqlite3
@@ -14,6 +15,7 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Protocol
 
+import psycopg2.errors
 import psycopg2.extensions
 
 from warehouse.connection import Rows, WarehouseConnection
@@ -30,6 +32,9 @@ POSTGRES_QUEUE_FIX = "point WAREHOUSE_URL at a database of this store's own"
 # Held by every writing transaction on PostgreSQL. Advisory locks belong to one database, so a
 # constant serves every warehouse; its bytes spell "exports".
 LOCK_KEY = int.from_bytes(b"exports", "big")
+# The tables whose rows name customers: changes waiting, changes refused, and what each job's
+# members were when last queued (`export_jobs`, `sequence` and `store_owner` name none).
+CUSTOMER_TABLES = ("pending_changes", "parked_changes", "queued_state")
 
 # Types both engines read alike: SQLite gives `bigint` integer affinity and `double precision`
 # real affinity, as version 1's `integer` and `real` had, so old and new files hold the same.
@@ -102,6 +107,15 @@ class QueueStore(Protocol):
         block ends and rolled back when it raises, and no other writer runs meanwhile."""
         ...
 
+    def compact(self) -> None:
+        """Rewrite the tables so that no deleted row's bytes stay in the store's files; no
+        writer runs meanwhile. Raises QueueCompactionError when it cannot finish."""
+        ...
+
+
+class QueueCompactionError(Exception):
+    """Deleted rows' bytes could not be cleared from the queue's files yet; try again."""
+
 
 def open_store(path: str | Path = "", url: str = "") -> QueueStore:
     """The PostgreSQL store when `url` is set, else the SQLite file at `path`; raises
@@ -127,8 +141,7 @@ class SqliteStore:
     @contextmanager
     def session(self, *, write: bool) -> Iterator[QueueSession]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        # Autocommit: reads see the latest commit, writes run in the explicit transaction below.
-        connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+        connection = _connect_sqlite(self.path)
         try:
             if _user_version(connection) < SCHEMA_VERSION:
                 _prepare_sqlite(connection)
@@ -139,6 +152,26 @@ class SqliteStore:
                 connection.execute("commit")
         finally:
             connection.close()  # an uncommitted transaction is rolled back
+
+    def compact(self) -> None:
+        """`vacuum` rebuilds the file without its free pages, which still hold deleted rows;
+        in WAL mode the rebuilt pages go to the WAL first, and a truncating checkpoint copies
+        them into the file and empties the WAL, which holds older versions of pages too."""
+        connection = _connect_sqlite(self.path)
+        try:
+            if _user_version(connection) < SCHEMA_VERSION:
+                _prepare_sqlite(connection)
+            # Takes the write lock like `begin immediate`, waiting up to the busy timeout.
+            connection.execute("vacuum")
+            [(busy, _, _)] = connection.execute("pragma wal_checkpoint(truncate)").fetchall()
+        finally:
+            connection.close()
+        if busy:
+            raise QueueCompactionError(
+                f"The export queue {self.name} was compacted, but readers kept its WAL file "
+                f"busy for {BUSY_TIMEOUT_SECONDS} s, so it may still hold deleted rows: run the "
+                "forget again when no export runs."
+            )
 
 
 class PostgresStore:
@@ -175,6 +208,32 @@ class PostgresStore:
         finally:
             connection.close()  # the server rolls back an uncommitted transaction
 
+    def compact(self) -> None:
+        """`vacuum full` writes the customer tables anew and drops the old files, where deleted
+        rows stayed until then. It cannot run in a transaction, so the session-level form of
+        the writers' advisory lock keeps writers out meanwhile; readers wait for its brief
+        exclusive lock on each table."""
+        connection = connect(self.address)
+        try:
+            cursor = connection.cursor()
+            if not self._prepared:
+                _prepare_postgres(cursor)
+                self._prepared = True
+            cursor.execute("select pg_advisory_lock(%s)", [LOCK_KEY])
+            # Readers queue behind a waiting `vacuum full`: give up rather than stall them.
+            cursor.execute(f"set lock_timeout = '{BUSY_TIMEOUT_SECONDS}s'")
+            tables = ", ".join(f"{SCHEMA}.{table}" for table in CUSTOMER_TABLES)
+            try:
+                cursor.execute(f"vacuum full {tables}")
+            except psycopg2.errors.LockNotAvailable:
+                raise QueueCompactionError(
+                    f"The export queue {self.name} could not be compacted: a reader held its "
+                    f"tables for {BUSY_TIMEOUT_SECONDS} s, so they may still hold deleted rows; "
+                    "run the forget again when no export runs."
+                ) from None
+        finally:
+            connection.close()  # which releases the session's advisory lock too
+
 
 class _SqliteSession:
     def __init__(self, connection: sqlite3.Connection) -> None:
@@ -185,6 +244,15 @@ class _SqliteSession:
 
     def executemany(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
         self.connection.executemany(sql, [tuple(row) for row in rows])
+
+
+def _connect_sqlite(path: Path) -> sqlite3.Connection:
+    """A connection in autocommit mode: reads see the latest commit, writes run in explicit
+    transactions. It zeroes what it deletes (`secure_delete`, off in upstream SQLite builds),
+    so a confirmed or dropped change's values do not linger in the file's free space."""
+    connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+    connection.execute("pragma secure_delete = on")
+    return connection
 
 
 def _user_version(connection: sqlite3.Connection) -> int:

@@ -13,7 +13,15 @@ pytestmark = pytest.mark.unit
 
 AUDIENCES = frozenset({"repeat_buyers", "vip"})
 PROFILE_COLUMNS = frozenset(
-    {"email", "first_name", "phone", "total_spend", "last_order_at", *(f"c{i}" for i in range(10))}
+    {
+        "email",
+        "first_name",
+        "phone",
+        "total_spend",
+        "last_order_at",
+        "newsletter_consent",
+        *(f"c{i}" for i in range(10)),
+    }
 )
 
 
@@ -200,6 +208,63 @@ def test_reserved_job_id_is_refused(tmp_path):
     path = write_jobs(tmp_path, "jobs:\n  - {id: membership_changes, audience: vip}\n")
 
     assert_names(load_error(path), path, "membership_changes", "id")
+
+
+def test_require_consent_is_none_unless_given(tmp_path):
+    path = write_jobs(
+        tmp_path,
+        "jobs:\n"
+        "  - {id: vip_export, audience: vip}\n"
+        "  - {id: repeat_export, audience: repeat_buyers, require_consent: null}\n",
+    )
+
+    assert [(job.require_consent, job.consent_column) for job in load(path)] == [
+        (None, None),
+        (None, None),
+    ]
+
+
+def test_require_consent_takes_marketing_newsletter(tmp_path):
+    path = write_jobs(
+        tmp_path,
+        "jobs:\n  - {id: vip_export, audience: vip, require_consent: marketing_newsletter}\n",
+    )
+
+    (job,) = load(path)
+
+    assert (job.require_consent, job.consent_column) == (
+        "marketing_newsletter",
+        "newsletter_consent",
+    )
+
+
+@pytest.mark.parametrize(
+    "value", ["abandoned_cart", "yes", "true", "1", "''", "[marketing_newsletter]"]
+)
+def test_require_consent_is_refused_naming_the_allowed_values(tmp_path, value):
+    path = write_jobs(
+        tmp_path, f"jobs:\n  - {{id: vip_export, audience: vip, require_consent: {value}}}\n"
+    )
+
+    message = load_error(path)
+
+    assert_names(message, path, "vip_export", "require_consent")
+    assert "the allowed values are marketing_newsletter, or null (or no key) for none" in message
+
+
+def test_require_consent_is_refused_when_profiles_do_not_record_it(tmp_path):
+    path = write_jobs(
+        tmp_path,
+        "jobs:\n  - {id: vip_export, audience: vip, require_consent: marketing_newsletter}\n",
+    )
+
+    with pytest.raises(ExportJobsError) as raised:
+        load_export_jobs(
+            path, audiences=AUDIENCES, profile_columns=PROFILE_COLUMNS - {"newsletter_consent"}
+        )
+
+    assert_names(str(raised.value), path, "vip_export", "require_consent")
+    assert "profiles has no column 'newsletter_consent'" in str(raised.value)
 
 
 def test_unknown_key_in_job_is_refused(tmp_path):

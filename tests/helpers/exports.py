@@ -4,6 +4,7 @@ A warehouse's queue lives where the product keeps it: beside a DuckDB file, a SQ
 test's tmp_path; with a PostgreSQL warehouse, the `exports` schema of the same database.
 """
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import dagster as dg
@@ -100,3 +101,48 @@ def queue_members(
     }
     queue.enqueue(job.id, members, existing_members=True, guests_skipped=0)
     return queue
+
+
+def seed_audience(
+    warehouse: WarehouseResource,
+    audience: str,
+    consents: Mapping[int, bool | None],
+    *,
+    consent_column: bool = True,
+) -> None:
+    """Hand-made `analytics.profiles` and `analytics.audience_members`, as the models build them:
+    every customer in `consents` is a member of `audience` (profile `c<id>`), with
+    `newsletter_consent` as given (no such column when `consent_column` is False) and
+    `total_spend` 10 × the id. Replaces what the tables held."""
+    consent = ", newsletter_consent boolean" if consent_column else ""
+    with warehouse.connect() as db:
+        db.execute("create schema if not exists analytics")
+        db.execute("drop table if exists analytics.profiles")
+        db.execute("drop table if exists analytics.audience_members")
+        db.execute(
+            "create table analytics.profiles (profile_id varchar, customer_id bigint, "
+            f"total_spend decimal(12, 2){consent})"
+        )
+        db.execute(
+            "create table analytics.audience_members "
+            "(audience varchar, profile_id varchar, customer_id bigint)"
+        )
+        for customer_id, consented in consents.items():
+            values = [f"c{customer_id}", customer_id, 10 * customer_id]
+            db.execute(
+                f"insert into analytics.profiles values (?, ?, ?{', ?' if consent_column else ''})",
+                [*values, consented] if consent_column else values,
+            )
+            db.execute(
+                "insert into analytics.audience_members values (?, ?, ?)",
+                [audience, f"c{customer_id}", customer_id],
+            )
+
+
+def set_consent(warehouse: WarehouseResource, customer_id: int, consented: bool | None) -> None:
+    """Change one profile's `newsletter_consent`, as a rebuild after a withdrawal does."""
+    with warehouse.connect() as db:
+        db.execute(
+            "update analytics.profiles set newsletter_consent = ? where customer_id = ?",
+            [consented, customer_id],
+        )
