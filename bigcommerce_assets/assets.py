@@ -28,6 +28,7 @@ from bigcommerce_assets.sources import ENDPOINTS, ModifiedWindow, bigcommerce_so
 from warehouse.connection import Dialect
 from warehouse.ownership import StateError
 from warehouse.resource import WarehousePools, WarehouseResource
+from warehouse.suppressions import Suppressions, load_suppressions
 
 GROUP = "bigcommerce"
 # What dagster-dlt reports that a person reads in the UI. A range run records one event per day
@@ -115,13 +116,14 @@ def build_extraction_assets(
         try:
             dlt.claim(bigcommerce.identity(), warehouse)
             resume = None if config.full_refresh else _resume(warehouse, window, context.log)
+            suppressions = _suppressions(warehouse, context.log)
             seen = ModificationsSeen()
             pipeline = dlt.pipeline(warehouse)
             results = list(
                 dlt.run(
                     context=context,
                     dlt_source=bigcommerce_source(
-                        client, window, resume, seen, config.transactions_from()
+                        client, window, resume, seen, config.transactions_from(), suppressions
                     ),
                     dlt_pipeline=pipeline,
                     loader_file_format=LOAD_FORMATS[warehouse.dialect],
@@ -192,6 +194,19 @@ def _resume(
                 f"{moment + OVERLAP}; reading from {moment}."
             )
     return resume
+
+
+def _suppressions(warehouse: WarehouseResource, log: dg.DagsterLogManager) -> Suppressions:
+    """The suppression list as the warehouse holds it when the load starts."""
+    with warehouse.connect() as connection:
+        suppressions = load_suppressions(connection)
+    if suppressions:
+        log.info(
+            f"Leaving out {len(suppressions.email_hashes)} emails and "
+            f"{len(suppressions.customer_ids)} customer ids on the suppression list; their "
+            "orders load with their personal data erased."
+        )
+    return suppressions
 
 
 def _reason(error: PipelineStepFailed) -> str:

@@ -19,15 +19,22 @@ HOURS_PER_DAY = 24
 # items with one more request (sources.order_products), retries and 429s are resent, and a
 # rerun of days already loaded reads only what changed since.
 NOT_FORECAST = (
-    "one request per order whose consignments carry no line items (rare); requests resent "
-    "after 429s or faults. The figures are for days not loaded yet (or full_refresh); a rerun "
-    "reads only what changed since the last load of its days, so it costs less"
+    "one request per order whose consignments carry no line items (rare); one per 250 customer "
+    "ids on the suppression list; requests resent after 429s or faults. The figures are for "
+    "days not loaded yet (or full_refresh); a rerun reads only what changed since the last "
+    "load of its days, so it costs less"
 )
 
 
 def v3_pages(total: int) -> int:
     """Requests to page a v3 list: its `total_pages`, and one for an empty list."""
     return max(1, math.ceil(total / MAX_PAGE_SIZE))
+
+
+def subscriber_pages(total: int) -> int:
+    """Requests to read the subscriber list (sources._subscriber_pages): one page, or for a
+    longer list the first page, its size and then every page again."""
+    return 1 if total < MAX_PAGE_SIZE else 2 + v3_pages(total)
 
 
 def v2_pages(total: int) -> int:
@@ -41,6 +48,7 @@ class LoadCounts:
     """What the API counts in a window, as the load will read it."""
 
     customers: int
+    subscribers: int
     live_orders: int
     archived_orders: int
     orders_with_transactions: int
@@ -56,6 +64,7 @@ class LoadCounts:
         once their orders are read."""
         return {
             "customers": self.customers,
+            "subscribers": self.subscribers,
             "orders": self.orders,
             "archived_orders": self.archived_orders,
             "orders_read_for_transactions": self.orders_with_transactions,
@@ -69,6 +78,7 @@ class LoadCounts:
         `api_requests` after the load)."""
         return {
             "customers": v3_pages(self.customers),
+            "subscribers": subscriber_pages(self.subscribers),
             # The order list is read twice: live orders, then archived ones (sources.py).
             "orders": v2_pages(self.live_orders) + v2_pages(self.archived_orders),
             "order_products": 0,
@@ -123,7 +133,8 @@ def count_load(
     transactions_since: datetime | None = None,
 ) -> LoadCounts:
     """Ask the API only for totals, with the load's own filters: v3 `meta.pagination.total`
-    at `limit=1`, and `GET /v2/orders/count` for live and archived orders (API.md §3, §4, §6).
+    at `limit=1`, and `GET /v2/orders/count` for live and archived orders (API.md §3, §4, §6,
+    §12).
 
     Args:
         transactions_since: transactions of orders last modified before it are not read, so
@@ -139,6 +150,7 @@ def count_load(
             with_transactions = sum(_order_counts(client, recent))
     return LoadCounts(
         customers=_v3_total(client, "v3/customers", window.v3_params()),
+        subscribers=_v3_total(client, "v3/customers/subscribers", window.v3_params()),
         live_orders=live,
         archived_orders=archived,
         orders_with_transactions=with_transactions,
@@ -211,7 +223,8 @@ class LoadForecast:
         text = (
             f"Loading {self.days} will make about {self.requests:,} requests: "
             f"{counts.orders_with_transactions:,} for transactions (one per order), {pages:,} "
-            f"for pages of {counts.customers:,} customers, {counts.orders:,} orders "
+            f"for pages of {counts.customers:,} customers, {counts.subscribers:,} newsletter "
+            f"subscribers, {counts.orders:,} orders "
             f"({counts.archived_orders:,} archived), {counts.products:,} products and "
             f"{counts.categories:,} categories, and 1 for the store"
         )

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from warehouse.connection import WarehouseConnection
 
 # The lists read with a modification filter; categories and the store are read whole.
-MARKED_TABLES = ("customers", "orders", "products")
+MARKED_TABLES = ("customers", "subscribers", "orders", "products")
 # Re-read this much before a mark: store clocks and writes that become visible late.
 OVERLAP = timedelta(minutes=10)
 # The API does not say whether `:min` is inclusive: lists are asked from one second earlier,

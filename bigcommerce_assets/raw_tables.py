@@ -5,7 +5,8 @@ dlt adds a column only once some record has a value in it, and a table only once
 arrives. A store that leaves a field empty everywhere (one currency, no refunds, no phones, no
 archived orders...) would otherwise load tables without columns the SQL models read, and fail
 in them. tests/test_sparse_stores.py checks these declarations against every
-`bigcommerce.<table>.<column>` the models read.
+`bigcommerce.<table>.<column>` the models read. The columns erasure empties are declared too
+(personal_data.py), so its SQL finds them in every store.
 """
 
 from collections.abc import Iterable
@@ -13,6 +14,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import dlt
 from dlt.common.schema import TColumnSchema
+
+from bigcommerce_assets.personal_data import ERASED_COLUMNS
 
 EXCHANGE_RATE_COLUMNS = ("currency_exchange_rate", "store_default_to_transactional_exchange_rate")
 _COLUMN_TYPES: dict[str, TColumnSchema] = {
@@ -26,10 +29,16 @@ _COLUMN_TYPES: dict[str, TColumnSchema] = {
     "rate": {"data_type": "decimal", "precision": 24, "scale": 10},
 }
 # Per table, by type: the columns the models read and the primary key.
-DECLARED_COLUMNS: dict[str, dict[str, tuple[str, ...]]] = {
+_MODEL_COLUMNS: dict[str, dict[str, tuple[str, ...]]] = {
     "customers": {
         "int": ("id", "customer_group_id"),
         "text": ("email", "first_name", "last_name", "phone", "company"),
+        "flag": ("accepts_product_review_abandoned_cart_emails",),
+        "time": ("date_created", "date_modified"),
+    },
+    "subscribers": {
+        "int": ("id", "order_id", "channel_id"),
+        "text": ("email", "first_name", "last_name", "source"),
         "time": ("date_created", "date_modified"),
     },
     "orders": {
@@ -42,7 +51,7 @@ DECLARED_COLUMNS: dict[str, dict[str, tuple[str, ...]]] = {
             "billing_address__last_name",
             "billing_address__phone",
         ),
-        "flag": ("is_deleted",),
+        "flag": ("is_deleted", "is_email_opt_in"),
         "time": ("date_created", "date_modified"),
         "money": ("total_inc_tax", "refunded_amount"),
         "rate": EXCHANGE_RATE_COLUMNS,
@@ -58,9 +67,27 @@ DECLARED_COLUMNS: dict[str, dict[str, tuple[str, ...]]] = {
     "categories": {"int": ("category_id",), "text": ("name",)},
     "store": {"text": ("id",)},
 }
+
+
+def _with(
+    declared: dict[str, tuple[str, ...]], more: dict[str, tuple[str, ...]]
+) -> dict[str, tuple[str, ...]]:
+    """Both declarations of one table, by type, each column once."""
+    kinds = {**declared, **more}
+    return {
+        kind: tuple(dict.fromkeys((*declared.get(kind, ()), *more.get(kind, ())))) for kind in kinds
+    }
+
+
+# Per table, by type: the columns the models read, the primary key and what erasure empties.
+DECLARED_COLUMNS: dict[str, dict[str, tuple[str, ...]]] = {
+    table: _with(columns, ERASED_COLUMNS.get(table, {}))
+    for table, columns in _MODEL_COLUMNS.items()
+}
 # Lists the models read, which dlt lands as child tables `<table>__<list>`: their columns.
 DECLARED_CHILD_COLUMNS: dict[tuple[str, str], dict[str, tuple[str, ...]]] = {
     ("products", "categories"): {"int": ("value",)},
+    ("subscribers", "consents"): {"text": ("value",)},
 }
 # The columns that tie a child row to its parent, typed as dlt types them under a merged table.
 _CHILD_LINKS: dict[str, TColumnSchema] = {

@@ -22,6 +22,9 @@ from warehouse.ownership import (
 from warehouse.resource import WarehouseResource
 
 PIPELINE_NAME = "bigcommerce"
+# dlt's `load.delete_completed_jobs` and `load.truncate_staging_dataset`, as its environment
+# keys name them.
+PRIVATE_LOAD_SETTINGS = ("DELETE_COMPLETED_JOBS", "TRUNCATE_STAGING_DATASET")
 
 
 class BigCommerceResource(dg.ConfigurableResource):
@@ -69,6 +72,13 @@ class DltRunnerResource(DagsterDltResource):
         # dlt reports usage to dltHub unless told not to, and reads that setting only from the
         # environment once its runtime has started; the project never calls out.
         os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+        # The records are people's data, so none stays outside the warehouse after a load:
+        # dlt deletes the files of a package's jobs once all are loaded (kept while any
+        # failed, to be retried), and empties the `bigcommerce_staging` dataset its merges
+        # copy each load through. dlt reads both only from its config providers; keys
+        # prefixed with the pipeline name apply to this pipeline alone.
+        for setting in PRIVATE_LOAD_SETTINGS:
+            os.environ[f"{PIPELINE_NAME.upper()}__LOAD__{setting}"] = "true"
         Path(self.pipelines_dir).mkdir(parents=True, exist_ok=True)
         return dlt.pipeline(
             pipeline_name=PIPELINE_NAME,

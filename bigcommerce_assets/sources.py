@@ -1,23 +1,28 @@
-"""The dlt source: a store's customers, orders, line items, transactions, catalog and settings."""
+"""The dlt source: a store's customers, newsletter subscribers, orders, line items, transactions,
+catalog and settings, without the people on the suppression list."""
 
 import json
 import logging
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
 
 import dlt
 from dlt.sources import DltResource
 
-from bigcommerce_assets.client import BigCommerceClient
+from bigcommerce_assets.client import MAX_PAGE_SIZE, BigCommerceClient
 from bigcommerce_assets.load_marks import BOUND_SLACK, MARKED_TABLES, ModificationsSeen, Resume
+from bigcommerce_assets.personal_data import SuppressedPeople, erase_order, erase_transaction
 from bigcommerce_assets.raw_tables import EXCHANGE_RATE_COLUMNS, table_hints
+from warehouse.suppressions import Suppressions
 
 # The API calls each table costs, so a materialisation can report its own requests.
 ENDPOINTS: dict[str, tuple[str, ...]] = {
     "customers": ("v3/customers",),
+    "subscribers": ("v3/customers/subscribers",),
     "orders": ("v2/orders",),
     "order_products": ("v2/orders/{id}/products",),
     "order_transactions": ("v3/orders/{id}/transactions",),
@@ -64,6 +69,10 @@ class ModifiedWindow:
         """The same window read from `moment` on (what an earlier load already has is skipped)."""
         return replace(self, since=max(self.since, moment))
 
+    def ending(self, moment: datetime) -> "ModifiedWindow":
+        """The same window read up to `moment` at the latest."""
+        return replace(self, until=min(self.until, moment))
+
     def v3_params(self) -> dict[str, str]:
         return {
             "date_modified:min": _iso(self.since - BOUND_SLACK),
@@ -92,19 +101,24 @@ def bigcommerce_source(
     resume: Resume | None = None,
     seen: ModificationsSeen | None = None,
     transactions_since: datetime | None = None,
+    suppressions: Suppressions | None = None,
 ) -> list[DltResource]:
-    """Customers, orders, transactions and products of one store, modified within a window.
+    """Customers, subscribers, orders, transactions and products of one store, modified within a
+    window.
 
     With `resume`, each list is read from where an earlier load of the window left it, and
     transactions are asked only for orders new or changed since they were loaded. `seen`
     collects the latest modification of each list read, for the next run's `resume`. With
     `transactions_since`, orders last modified before it are loaded without their transactions.
+    The customers and subscribers on `suppressions` are left out; their orders and transactions
+    are loaded with their personal fields erased (personal_data.py).
 
     Each table yields dlt's `materialize_table_schema` marker before its records, so that a
     table no record reaches (an empty store, a store without refunds or transactions yet) is
     still created with its declared columns. dlt ignores the marker for a table with records.
     """
     seen = seen if seen is not None else ModificationsSeen()
+    people = SuppressedPeople(suppressions or Suppressions(), client)
     reads = {
         table: window.starting(resume.read_from[table]) if resume else window
         for table in MARKED_TABLES
@@ -112,10 +126,11 @@ def bigcommerce_source(
     loaded = resume.loaded_orders if resume else {}
     pages = order_pages(client, reads["orders"], seen)
     return [
-        customers(client, reads["customers"], seen),
-        pages | orders,
+        customers(client, reads["customers"], seen, people),
+        subscribers(client, reads["subscribers"], seen, people),
+        pages | orders(people),
         pages | order_products(client, loaded),
-        pages | order_transactions(client, loaded, transactions_since),
+        pages | order_transactions(client, loaded, transactions_since, people),
         products(client, reads["products"], seen),
         categories(client),
         store(client),
@@ -124,15 +139,82 @@ def bigcommerce_source(
 
 @dlt.resource(**table_hints("customers"))
 def customers(
-    client: BigCommerceClient, window: ModifiedWindow, seen: ModificationsSeen
+    client: BigCommerceClient,
+    window: ModifiedWindow,
+    seen: ModificationsSeen,
+    people: SuppressedPeople,
 ) -> Iterator[list[dict]]:
-    """Registered shoppers: names, contact details, customer group and sign-up date."""
+    """Registered shoppers: names, contact details, customer group and sign-up date. People on
+    the suppression list are left out."""
     yield dlt.mark.materialize_table_schema()
     # date_created never changes, so a record modified while we page cannot shift the pages.
     params = {**window.v3_params(), "sort": "date_created:asc"}
     for page in client.pages("v3/customers", params=params):
         seen.note("customers", [_v3_modified(customer) for customer in page], page.answered_at)
-        yield page
+        yield [customer for customer in page if not people.covers_customer(customer)]
+
+
+@dlt.resource(**table_hints("subscribers"))
+def subscribers(
+    client: BigCommerceClient,
+    window: ModifiedWindow,
+    seen: ModificationsSeen,
+    people: SuppressedPeople,
+) -> Iterator[list[dict]]:
+    """Newsletter subscribers: email, names, where they signed up, and the emails they consented
+    to (`consents`: marketing_newsletter, abandoned_cart; none means unsubscribed). People on
+    the suppression list are left out."""
+    yield dlt.mark.materialize_table_schema()
+    for page in _subscriber_pages(client, window, seen):
+        yield [subscriber for subscriber in page if not people.covers_subscriber(subscriber)]
+
+
+def _subscriber_pages(
+    client: BigCommerceClient, window: ModifiedWindow, seen: ModificationsSeen
+) -> Iterator[list[dict]]:
+    """Every subscriber modified in the window once, however rows change while it is paged.
+
+    The list has no `sort` and states no order (API.md §12), so it cannot be paged by a date
+    that never changes, as customers are. Assuming only that its order stays put between
+    requests: rows can still join (a new row, or one modified into a window that has not ended)
+    and leave (one modified past the window's end, or deleted) between two pages, and every row
+    behind moves. Paging forwards, a row leaving ahead of the page about to be read moves a row
+    onto the page already read, unseen. So:
+
+    - A list that fits one page is one request: nothing moves within an answer.
+    - A longer list is read again up to one second before the store's clock when it answered
+      that first page (its `Date`), so no row can join: a row created or modified since is
+      later. Rows can still leave, which moves rows only towards the front; reading the pages
+      from the last to the first, a row is read on the page it has moved onto. That list's
+      size is asked first (`limit=1`), so a list of n > 250 costs 2 + ceil(n / 250) requests.
+
+    A row that leaves while paged was modified after the first answer, which caps the load's
+    mark (load_marks.py), so the next run reads it.
+    """
+    path = "v3/customers/subscribers"
+    # Only the first page: the paginator asks for the next one only when iterated further.
+    first = next(iter(client.pages(path, params=window.v3_params())), None)
+    if first is None:
+        return
+    seen.note("subscribers", [_v3_modified(row) for row in first], first.answered_at)
+    yield first
+    if len(first) < MAX_PAGE_SIZE:
+        return
+    # Without the store's clock (no `Date`), only the window's own end bounds the list.
+    if first.answered_at is not None:
+        window = window.ending(first.answered_at - timedelta(seconds=1))
+    params = window.v3_params()
+    yielded = {row["id"] for row in first}
+    size = client.fetch(path, params={**params, "limit": 1})["meta"]["pagination"]["total"]
+    number = math.ceil(size / MAX_PAGE_SIZE)
+    while number >= 1:
+        body = client.fetch(path, params={**params, "page": number, "limit": MAX_PAGE_SIZE})
+        rows = [row for row in body["data"] if row["id"] not in yielded]
+        seen.note("subscribers", [_v3_modified(row) for row in rows], None)
+        yielded.update(row["id"] for row in rows)
+        yield rows
+        # The list only shrinks, so pages past its end now stay empty.
+        number = min(number - 1, body["meta"]["pagination"]["total_pages"])
 
 
 @dlt.resource(name="order_pages", selected=False)
@@ -159,10 +241,13 @@ def order_pages(
 
 
 @dlt.transformer(**table_hints("orders"))
-def orders(page: list[dict]) -> Iterator[list[dict]]:
-    """Orders, registered and guest (customer_id 0): totals, status, currency, archive flag."""
+def orders(page: list[dict], people: SuppressedPeople) -> Iterator[list[dict]]:
+    """Orders, registered and guest (customer_id 0): totals, status, currency, archive flag.
+    Orders of people who asked to be forgotten have no personal data (personal_data_erased)."""
     yield dlt.mark.materialize_table_schema()
-    yield [_order_row(order) for order in page]
+    yield [
+        _order_row(erase_order(order) if people.covers_order(order) else order) for order in page
+    ]
 
 
 @dlt.transformer(**table_hints("order_products"))
@@ -186,6 +271,7 @@ def order_transactions(
     client: BigCommerceClient,
     loaded: dict[int, datetime],
     since: datetime | None,
+    people: SuppressedPeople,
 ) -> Iterator[list[dict]]:
     """Payments and refunds recorded against each order."""
     yield dlt.mark.materialize_table_schema()
@@ -197,9 +283,13 @@ def order_transactions(
         for order in page
         if _changed(order, loaded) and not _before(order, since)
     ]
+    erased = {order["id"] for order in page if people.covers_order(order)}
     for _, body in client.fetch_each(paths):
         if body:
-            yield [_transaction_row(transaction) for transaction in body["data"]]
+            yield [
+                _transaction_row(transaction, int(transaction["order_id"]) in erased)
+                for transaction in body["data"]
+            ]
 
 
 @dlt.resource(**table_hints("products"))
@@ -274,6 +364,12 @@ def _order_row(order: dict) -> dict:
         for key, value in order.items()
         if key not in ("consignments", "products", "shipping_addresses", "coupons")
     }
+    # The extra address fields stay in the order's row, as JSON text, not in a child table, so
+    # that erasing an order is one row's update (personal_data.py).
+    billing = row.get("billing_address")
+    if isinstance(billing, dict) and isinstance(billing.get("form_fields"), list):
+        form_fields = json.dumps(billing["form_fields"], ensure_ascii=False)
+        row["billing_address"] = {**billing, "form_fields": form_fields}
     return _v2_row(row)
 
 
@@ -318,9 +414,9 @@ def _decimal(value: object) -> Decimal:
     return number
 
 
-def _transaction_row(transaction: dict) -> dict:
+def _transaction_row(transaction: dict, erased: bool) -> dict:
     # The spec types order_id as a string and amount as a float (API.md §5).
-    row = _decimals(transaction, ("amount",))
+    row = _decimals(erase_transaction(transaction) if erased else transaction, ("amount",))
     row["order_id"] = int(transaction["order_id"])
     return row
 

@@ -111,10 +111,11 @@ def test_forecast_asks_only_for_counts(server, store, tmp_path):
         "date_modified:max": f"{date.fromisoformat(LAST_DAY) + timedelta(days=1)}T00:00:00Z",
     }
     assert result.success
-    assert len(asked) == forecast(result)["api_requests"] == 6
+    assert len(asked) == forecast(result)["api_requests"] == 7
     assert all(q.get("limit") == "1" for path, q in asked if path.startswith("v3/"))
     assert {path for path, _ in asked} == {
         "v3/customers",
+        "v3/customers/subscribers",
         "v3/catalog/products",
         "v3/catalog/trees/categories",
         "v2/orders/count",

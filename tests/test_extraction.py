@@ -26,6 +26,7 @@ def test_range_backfill_loads_every_table_in_one_run(server, store, tmp_path, wa
     assert result.success
     orders = store.orders(include_archived=True)
     assert count(warehouse, "customers") == len(store.customers())
+    assert count(warehouse, "subscribers") == len(store.subscribers())
     assert count(warehouse, "orders") == len(orders)
     assert count(warehouse, "order_products") == sum(len(store.line_items(o["id"])) for o in orders)
     assert count(warehouse, "order_transactions") == sum(
@@ -60,6 +61,7 @@ def test_requests_match_the_minimum_for_a_known_store(server, store, tmp_path):
     # v2 has no totals: it pages until a short page, or a 204 after a full one.
     expected = {
         "v3/customers": 1,
+        "v3/customers/subscribers": 1,
         "v2/orders": live // 250 + 1 + len(archived) // 250 + 1,
         "v3/orders/*/transactions": len(orders),
         "v2/orders/*/products": 0,

@@ -21,8 +21,9 @@ from bigcommerce_sandbox import SandboxServer, SandboxStore
 from bigcommerce_sandbox.gateway import IncomingRequest, Reply
 from warehouse.resource import WarehouseResource
 
-# customers, live orders, archived orders, products, categories, store: one page each.
-LISTS = 6
+# customers, subscribers, live orders, archived orders, products, categories, store: one page
+# each.
+LISTS = 7
 # Enough orders for three pages of live orders: a change may land on a page already read.
 PAGED_ORDERS = 600
 FULL_REFRESH = {"ops": {"bigcommerce": {"config": {"full_refresh": True}}}}
