@@ -35,7 +35,8 @@ RULES = (
         "the counted orders.",
         """
         select counted.orders, attributed.orders
-        from (select count(*) as orders from analytics.stg_orders where counts) as counted,
+        from (select count(*) as orders from analytics.stg_orders where counts and not is_erased)
+             as counted,
              (select coalesce(sum(order_count), 0) as orders from analytics.profiles) as attributed
         where counted.orders <> attributed.orders
         """,

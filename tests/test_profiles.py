@@ -32,6 +32,10 @@ COLUMNS = (
     "days_since_last_order",
     "distinct_products",
     "top_category",
+    "newsletter_consent",
+    "abandoned_cart_consent",
+    "accepts_product_review_abandoned_cart_emails",
+    "last_checkout_email_opt_in",
 )
 
 
@@ -40,7 +44,17 @@ def _profiles(warehouse: WarehouseResource) -> list[dict]:
 
 
 def _normalise(email: str | None) -> str | None:
-    return (email or "").strip().lower() or None
+    return (email or "").strip(" \t\n\r\f\v").lower() or None
+
+
+def _consents(store: SandboxStore) -> dict[str, set[str]]:
+    """Each normalised email on the subscriber list, with every consent its rows give."""
+    consents: dict[str, set[str]] = defaultdict(set)
+    for subscriber in store.subscribers():
+        email = _normalise(subscriber["email"])
+        if email is not None:
+            consents[email] |= set(subscriber["consents"])
+    return consents
 
 
 def _money(text: str | None) -> Decimal:
@@ -60,6 +74,8 @@ def _guest_id(email: str) -> str:
 def _expected_profiles(store: SandboxStore, as_of: datetime) -> tuple[dict[str, dict], Counter]:
     """Profiles computed in plain Python; also how many profiles each counted order went to."""
     customers = store.customers()
+    live = {customer["id"]: customer for customer in customers}
+    consents = _consents(store)
     by_email: dict[str, int] = {}
     for customer in sorted(customers, key=lambda c: c["id"]):
         email = _normalise(customer["email"])
@@ -78,7 +94,10 @@ def _expected_profiles(store: SandboxStore, as_of: datetime) -> tuple[dict[str, 
     latest: dict[str, tuple] = {}
     for order in store.orders(include_archived=True):
         email = _normalise(order["billing_address"]["email"])
-        customer_id = order["customer_id"] or by_email.get(email)
+        # A deleted customer's orders are guest orders of their billing email.
+        customer_id = (order["customer_id"] if order["customer_id"] in live else None) or (
+            by_email.get(email)
+        )
         if customer_id:
             profile_id = f"c{customer_id}"
         else:
@@ -115,6 +134,8 @@ def _expected_profiles(store: SandboxStore, as_of: datetime) -> tuple[dict[str, 
             for name in product_categories.get(item["product_id"], ()):
                 units[name] += item["quantity"]
         last = orders[-1]["created"] if orders else None
+        given = consents.get(identity["email"] or "", set())
+        customer = live.get(identity["customer_id"] or 0)
         expected[profile_id] = {
             "profile_id": profile_id,
             **identity,
@@ -132,6 +153,12 @@ def _expected_profiles(store: SandboxStore, as_of: datetime) -> tuple[dict[str, 
             "days_since_last_order": (as_of - last).days if last else None,
             "distinct_products": len({i["product_id"] for i in items if i["product_id"]}),
             "top_category": (min(units, key=lambda name: (-units[name], name)) if units else None),
+            "newsletter_consent": "marketing_newsletter" in given,
+            "abandoned_cart_consent": "abandoned_cart" in given,
+            "accepts_product_review_abandoned_cart_emails": (
+                customer["accepts_product_review_abandoned_cart_emails"] if customer else None
+            ),
+            "last_checkout_email_opt_in": orders[-1]["is_email_opt_in"] if orders else None,
         }
     return expected, attributions
 
@@ -170,6 +197,33 @@ def test_profiles_match_store_records(built, store):
     assert actual.keys() == expected.keys()
     for profile_id, row in expected.items():
         assert actual[profile_id] == row, profile_id
+
+
+def test_store_holds_the_consent_cases(store):
+    consents = _consents(store)
+    registered = {_normalise(c["email"]) for c in store.customers()}
+    listed = set(consents)
+
+    assert any("marketing_newsletter" in given for given in consents.values())
+    assert any(not given for given in consents.values()), "no subscriber without consent"
+    assert any(given == {"abandoned_cart"} for given in consents.values())
+    assert listed & registered and listed - registered, "no customer or no guest subscribed"
+    assert any(s["email"] != s["email"].strip() for s in store.subscribers())
+
+
+def test_deleted_customers_orders_become_guest_orders(server, store, tmp_path, warehouse):
+    buyers = sorted({o["customer_id"] for o in store.orders() if o["customer_id"]})
+    gone = buyers[:3]
+    store.delete_customers(gone)
+    assert load(server, store, tmp_path, warehouse=warehouse).success
+    assert build(warehouse, AS_OF).success
+    expected, _ = _expected_profiles(store, AS_OF)
+
+    rows = _profiles(warehouse)
+
+    assert {row["profile_id"]: {c: row[c] for c in COLUMNS} for row in rows} == expected
+    assert not {row["customer_id"] for row in rows} & set(gone)
+    assert not {row["profile_id"] for row in rows} & {f"c{i}" for i in gone}
 
 
 def test_every_counted_order_belongs_to_one_profile(built, store):

@@ -1,8 +1,9 @@
 -- One row per customer profile (registered customer or guest email), money in store currency.
--- Identity: an order with a customer_id belongs to that customer; a guest order attaches to the
+-- Identity: an order whose customer_id is a registered customer belongs to that customer; any
+-- other order (a guest's, or a customer's since deleted in the store) attaches to the
 -- registered customer with the same normalised email (the lowest customer_id if several share
--- it); other guest emails become guest profiles (customer_id NULL); a guest order without an
--- email is a profile of its own.
+-- it); other emails become guest profiles (customer_id NULL); an order without an email is a
+-- profile of its own. Erased orders (people forgotten on request) belong to no profile.
 -- profile_id, stable across rebuilds: 'c' || customer_id for customers, 'g' || md5(email) for
 -- guest emails, 'o' || order_id for a guest order without an email.
 -- Only counted orders (stg_orders.counts) make order_count, total_spend, avg_order_value
@@ -15,6 +16,12 @@
 -- >= 4); champions (2+ orders, recency, frequency and monetary >= 4); loyal (2+ orders,
 -- recency >= 3, frequency >= 3); at_risk (recency <= 2, frequency >= 3); hibernating
 -- (recency <= 2); promising (the rest).
+-- Consent: newsletter_consent / abandoned_cart_consent are true when the profile's email is
+-- on the subscriber list with marketing_newsletter / abandoned_cart in its consents, false
+-- otherwise (no email, not on the list, or on it without that consent).
+-- accepts_product_review_abandoned_cart_emails is the customer's flag as loaded (NULL for
+-- guests); last_checkout_email_opt_in is the latest counted order's checkout box (NULL without
+-- a counted order).
 with registered_customers as (
     select
         customer_id,
@@ -23,8 +30,29 @@ with registered_customers as (
         last_name,
         phone,
         customer_group_id,
+        accepts_product_review_abandoned_cart_emails,
         registered_at
     from stg_customers
+),
+
+order_customers as (
+    -- Orders with their registered customer: NULL for guests and for customers deleted in
+    -- the store since.
+    select
+        stg_orders.order_id,
+        registered_customers.customer_id,
+        stg_orders.email,
+        stg_orders.first_name,
+        stg_orders.last_name,
+        stg_orders.phone,
+        stg_orders.created_at,
+        stg_orders.counts,
+        stg_orders.order_value,
+        stg_orders.refunded_amount_store,
+        stg_orders.is_email_opt_in
+    from stg_orders
+    left join registered_customers on stg_orders.customer_id = registered_customers.customer_id
+    where not stg_orders.is_erased
 ),
 
 email_owners as (
@@ -46,7 +74,7 @@ email_owners as (
             email,
             null as customer_id,
             order_id
-        from stg_orders
+        from order_customers
         where customer_id is null and email is not null
     ) as emails
     group by email
@@ -56,24 +84,25 @@ order_identities as (
     -- profile_key: the customer_id for customers' profiles, minus the first order's id for
     -- guests' (an integer key is cheaper to group, sort and join on than profile_id).
     select
-        stg_orders.order_id,
-        coalesce(stg_orders.customer_id, email_owners.customer_id) as customer_id,
+        order_customers.order_id,
+        coalesce(order_customers.customer_id, email_owners.customer_id) as customer_id,
         coalesce(
-            stg_orders.customer_id,
+            order_customers.customer_id,
             email_owners.customer_id,
-            -coalesce(email_owners.first_guest_order_id, stg_orders.order_id)
+            -coalesce(email_owners.first_guest_order_id, order_customers.order_id)
         ) as profile_key,
-        stg_orders.email,
-        stg_orders.first_name,
-        stg_orders.last_name,
-        stg_orders.phone,
-        stg_orders.created_at,
-        stg_orders.counts,
-        stg_orders.order_value,
-        stg_orders.refunded_amount_store
-    from stg_orders
+        order_customers.email,
+        order_customers.first_name,
+        order_customers.last_name,
+        order_customers.phone,
+        order_customers.created_at,
+        order_customers.counts,
+        order_customers.order_value,
+        order_customers.refunded_amount_store,
+        order_customers.is_email_opt_in
+    from order_customers
     left join email_owners
-        on stg_orders.customer_id is null and stg_orders.email = email_owners.email
+        on order_customers.customer_id is null and order_customers.email = email_owners.email
 ),
 
 ranked_orders as (
@@ -106,7 +135,10 @@ order_figures as (
         min(created_at) filter (where counts) as first_order_at,
         max(created_at) filter (where counts) as last_order_at,
         -- The date of the second latest counted order: the latest again when two share it.
-        max(created_at) filter (where counts and counted_so_far = 2) as second_last_order_at
+        max(created_at) filter (where counts and counted_so_far = 2) as second_last_order_at,
+        -- One order is the latest counted one.
+        bool_or(is_email_opt_in) filter (where counts and counted_so_far = 1)
+            as last_checkout_email_opt_in
     from ranked_orders
     group by profile_key
 ),
@@ -208,6 +240,16 @@ top_categories as (
     where ranked_categories.category_rank = 1
 ),
 
+email_consents as (
+    select
+        email,
+        bool_or(marketing_newsletter_consent) as newsletter_consent,
+        bool_or(abandoned_cart_consent) as abandoned_cart_consent
+    from stg_subscribers
+    where email is not null
+    group by email
+),
+
 rfm_scores as (
     select
         profile_key,
@@ -230,6 +272,8 @@ profile_rows as (
         coalesce(registered_customers.phone, profile_orders.latest_phone) as phone,
         registered_customers.customer_group_id,
         registered_customers.registered_at,
+        registered_customers.accepts_product_review_abandoned_cart_emails,
+        profile_orders.last_checkout_email_opt_in,
         coalesce(profile_orders.order_count, 0) as order_count,
         coalesce(profile_orders.total_spend, 0)::decimal(38, 4) as total_spend,
         profile_orders.first_order_at,
@@ -251,7 +295,9 @@ profile_rows as (
 
 profile_measures as (
     select
-        *,
+        profile_rows.*,
+        coalesce(email_consents.newsletter_consent, false) as newsletter_consent,
+        coalesce(email_consents.abandoned_cart_consent, false) as abandoned_cart_consent,
         case
             when order_count > 0 then (
                 sign(total_spend)
@@ -274,6 +320,7 @@ profile_measures as (
             else 'promising'
         end as rfm_segment
     from profile_rows
+    left join email_consents on profile_rows.email = email_consents.email
 )
 
 select
@@ -298,5 +345,9 @@ select
     recency_score::bigint as recency_score,
     frequency_score::bigint as frequency_score,
     monetary_score::bigint as monetary_score,
-    rfm_segment
+    rfm_segment,
+    newsletter_consent,
+    abandoned_cart_consent,
+    accepts_product_review_abandoned_cart_emails,
+    last_checkout_email_opt_in
 from profile_measures

@@ -1,5 +1,7 @@
 -- One row per registered customer: email trimmed of all surrounding whitespace (spaces, tabs,
 -- line breaks) and lower-cased, empty strings as NULL.
+-- accepts_product_review_abandoned_cart_emails is the customer's flag as loaded: product-review
+-- and abandoned-cart emails, not the newsletter (API.md section 13).
 with raw_customers as (
     select
         id,
@@ -9,6 +11,7 @@ with raw_customers as (
         phone,
         company,
         customer_group_id,
+        accepts_product_review_abandoned_cart_emails,
         date_created,
         date_modified
     from bigcommerce.customers
@@ -23,6 +26,7 @@ cleaned_customers as (
         nullif(trim(phone), '') as phone,
         nullif(trim(company), '') as company,
         customer_group_id,
+        accepts_product_review_abandoned_cart_emails,
         date_created as registered_at,
         date_modified as modified_at
     from raw_customers
@@ -36,6 +40,7 @@ select
     phone,
     company,
     customer_group_id,
+    accepts_product_review_abandoned_cart_emails,
     registered_at,
     modified_at
 from cleaned_customers

@@ -1,6 +1,9 @@
 -- One row per order (live and archived), money converted to the store's currency.
 -- customer_id is NULL for guest orders (the API's 0). email is the billing email trimmed of all
 -- surrounding whitespace and lower-cased. is_archived marks archived (deleted) orders.
+-- is_email_opt_in: the shopper ticked the email opt-in box at this checkout (a snapshot, not
+-- consent today). is_erased: the person asked to be forgotten; the order is kept for revenue
+-- with every personal field emptied, and belongs to no profile.
 -- counts: the order is not archived and its status_id is not 0 Incomplete, 4 Refunded,
 -- 5 Cancelled or 6 Declined.
 -- order_value = (total_inc_tax - refunded_amount) / store_default_to_transactional_exchange_rate
@@ -20,6 +23,8 @@ with cleaned_orders as (
         status_id,
         nullif(status, '') as status,
         coalesce(is_deleted, false) as is_archived,
+        is_email_opt_in,
+        coalesce(personal_data_erased, false) as is_erased,
         nullif(currency_code, '') as currency_code,
         nullif(store_default_to_transactional_exchange_rate, 0) as exchange_rate,
         coalesce(total_inc_tax, 0) as total_inc_tax,
@@ -55,6 +60,8 @@ select
     status_id,
     status,
     is_archived,
+    is_email_opt_in,
+    is_erased,
     not is_archived and status_id not in (0, 4, 5, 6) as counts,
     currency_code,
     exchange_rate,
