@@ -63,11 +63,23 @@ class GeneratorClient:
         while page := list(islice(records, PAGE)):
             yield Page(page, answered_at=self.store.now())
 
-    def fetch(self, path: str) -> Any:
+    def fetch(self, path: str, *, params: dict[str, Any] | None = None) -> Any:
         if path == "v2/store":
             return self.store.store_info()
+        if path == "v3/customers/subscribers":
+            return self._subscriber_page(params or {})
         transactions = self.store.transactions(int(path.split("/")[2]))
         return {"data": transactions} if transactions else None
+
+    def _subscriber_page(self, params: dict[str, Any]) -> dict:
+        """One page of the whole list, as the source asks for it when the list is long."""
+        rows = list(self.store.subscribers())
+        limit, number = int(params.get("limit", PAGE)), int(params.get("page", 1))
+        pages = -(-len(rows) // limit)
+        return {
+            "data": rows[(number - 1) * limit : number * limit],
+            "meta": {"pagination": {"total": len(rows), "total_pages": pages}},
+        }
 
     def fetch_each(self, paths: list[str]) -> Iterator[tuple[str, Any]]:
         for path in paths:
@@ -124,6 +136,32 @@ def replicate_store(warehouse: Path, copies: int) -> None:
                 replace (id + k * {lines} as id, order_id + k * {orders} as order_id)
             from base_lines, {shift}
         """)
+        _replicate_subscribers(db, shift, orders)
+
+
+def _replicate_subscribers(db: duckdb.DuckDBPyConnection, shift: str, orders: int) -> None:
+    """Copy the newsletter list with the customers and orders it follows; each copy's consents
+    stay linked to their own subscriber through dlt's ids."""
+    db.execute("create temp table base_subscribers as select * from bigcommerce.subscribers")
+    db.execute("create temp table base_consents as select * from bigcommerce.subscribers__consents")
+    [(subscribers,)] = db.execute("select max(id) from base_subscribers").fetchall()
+    db.execute(f"""
+        insert into bigcommerce.subscribers by name
+        select * exclude (k) replace (
+            id + k * {subscribers} as id,
+            replace(email, '@', '+' || k || '@') as email,
+            order_id + k * {orders} as order_id,
+            _dlt_id || '-' || k as _dlt_id
+        ) from base_subscribers, {shift}
+    """)
+    db.execute(f"""
+        insert into bigcommerce.subscribers__consents by name
+        select * exclude (k) replace (
+            _dlt_id || '-' || k as _dlt_id,
+            _dlt_parent_id || '-' || k as _dlt_parent_id,
+            _dlt_root_id || '-' || k as _dlt_root_id
+        ) from base_consents, {shift}
+    """)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,9 @@ from pathlib import Path
 import dagster as dg
 
 from audience_jobs.assets import ExportQueueResource, build_export_assets
+from audience_jobs.forget import build_forget_job
 from audience_jobs.jobs import EXPORTS_FILE, load_export_jobs
+from audience_jobs.reconcile import build_reconcile_job, build_reconcile_schedule
 from audience_jobs.sensors import build_export_sensor
 from bigcommerce_assets.abandoned_runs import build_abandoned_run_sensor
 from bigcommerce_assets.assets import RAW_TABLE_KEYS, build_extraction_assets
@@ -38,12 +40,15 @@ pools = WarehousePools.of(dialect)
 extraction_assets = build_extraction_assets(days, dialect)
 # A model the engine cannot run fails here, as the code location loads, naming file and construct.
 models = load_project(MODELS_DIR, RAW_TABLE_KEYS, dialect=dialect)
+audiences = [model.name for model in models.models if model.layer == AUDIENCE_LAYER]
 model_assets = build_model_assets(models, source_keys=RAW_TABLE_KEYS, pools=pools)
 export_jobs = load_export_jobs(
     Path(os.environ.get("AUDIENCE_EXPORTS_FILE", EXPORTS_FILE)),
-    audiences={model.name for model in models.models if model.layer == AUDIENCE_LAYER},
+    audiences=set(audiences),
     profile_columns=set(models.model("profiles").columns),
 )
+
+reconcile_job = build_reconcile_job(pools, audiences)
 
 defs = dg.Definitions(
     assets=[
@@ -54,8 +59,11 @@ defs = dg.Definitions(
     asset_checks=build_model_checks(
         {key.path[-1] for asset in model_assets for key in asset.keys}, pools=pools
     ),
-    jobs=[build_estimate_job(days)],
-    schedules=build_extraction_schedules(days),
+    jobs=[build_estimate_job(days), reconcile_job, build_forget_job(pools, audiences, export_jobs)],
+    schedules=[
+        *build_extraction_schedules(days),
+        build_reconcile_schedule(reconcile_job, days.timezone),
+    ],
     sensors=[
         build_rebuild_sensor(),
         build_abandoned_run_sensor(),

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import duckdb
 
-from warehouse.connection import WarehouseConnection
+from warehouse.connection import WAREHOUSE_ERRORS, WarehouseConnection
 
 _REWRITE_SUFFIX = ".rewrite"
 
@@ -34,12 +34,28 @@ def rewrite_duckdb_file(path: Path) -> None:
 
 
 def vacuum_full(connection: WarehouseConnection, tables: list[str]) -> None:
-    """Rewrite these PostgreSQL tables (`schema.name`) into new files without their dead rows;
-    the old files are truncated when each rewrite commits. Call it outside `transaction()`:
-    VACUUM cannot run inside one. The server's write-ahead log still holds the rows until it
-    recycles its segments (README, "Privacy")."""
+    """Rewrite these PostgreSQL tables (`schema.name`) into new files without their dead rows
+    (the old files are truncated when each rewrite commits), then the planner statistics, whose
+    most common values and histograms quote column values. Call it outside `transaction()`:
+    VACUUM cannot run inside one.
+
+    The statistics catalog can be rewritten by the database's owner or a superuser; another
+    user gets a WarehouseCompactionError after the tables are done. The server's write-ahead
+    log still holds the rows until it recycles its segments (README, "Privacy")."""
     for table in tables:
-        connection.execute(f"vacuum full {table}")
+        connection.execute(f"vacuum (full, analyze) {table}")
+    try:
+        connection.execute("vacuum full pg_catalog.pg_statistic")
+    except WAREHOUSE_ERRORS as error:
+        raise WarehouseCompactionError(
+            "The tables were rewritten, but the planner statistics (pg_catalog.pg_statistic) "
+            f"could not be: {error}. Run VACUUM FULL pg_catalog.pg_statistic as the database "
+            "owner to remove the old values they quote."
+        ) from error
+
+
+class WarehouseCompactionError(Exception):
+    """Deleted rows were rewritten out of the tables, but not out of everything."""
 
 
 def _quoted(path: Path) -> str:

@@ -1,0 +1,224 @@
+"""`reconcile_deleted_customers`: customers and newsletter subscribers deleted in the store leave
+the warehouse, and no change waits in the export queue for a customer that no longer exists.
+
+BigCommerce keeps no list of deleted customers or subscribers and has no soft-delete flag; the
+one way to find them without webhooks is to list every live id and compare (API.md section 14).
+That reads every customer and every subscriber, about (customers + subscribers) / 250 requests,
+so it runs once a day, off-hours. Deleted customers' orders stay (the store keeps them): the
+models count them as guest orders of their billing email.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import dagster as dg
+from pydantic import Field
+
+from audience_jobs.assets import ExportQueueResource
+from bigcommerce_assets.assets import table_key
+from bigcommerce_assets.client import BigCommerceClient, BigCommerceError
+from bigcommerce_assets.resources import BigCommerceResource, DltRunnerResource
+from dbt_like_sql.erasure import remove_profiles
+from warehouse.connection import WarehouseConnection
+from warehouse.ownership import StateError
+from warehouse.resource import WarehousePools, WarehouseResource
+
+JOB_NAME = "reconcile_deleted_customers"
+RAW_SCHEMA = "bigcommerce"
+# The tables whose rows are compared with the store's live ids, with the list that has them.
+LISTS = {"customers": "v3/customers", "subscribers": "v3/customers/subscribers"}
+# Ids per `delete ... where id in (...)` statement.
+DELETE_CHUNK = 1000
+
+
+class ReconcileConfig(dg.Config):
+    """How much a reconciliation may delete before it asks a person."""
+
+    max_deleted_share: float = Field(
+        default=0.5,
+        description="Refuse to delete more than this share of a table's rows (0 to 1): a store "
+        "that lists far fewer ids than the warehouse holds is more likely a wrong store or a "
+        "broken answer than a mass deletion. Raise it to 1 to delete anyway.",
+    )
+
+
+@dataclass(frozen=True)
+class Deletions:
+    """What one table lost: the ids the store no longer lists and the rows removed for them."""
+
+    table: str
+    live: int
+    deleted_ids: list[int]
+    rows_removed: int
+
+
+def live_ids(client: BigCommerceClient, path: str) -> set[int]:
+    """Every id the store lists at `path`, 250 per request."""
+    return {int(record["id"]) for page in client.pages(path) for record in page}
+
+
+def warehouse_ids(connection: WarehouseConnection, table: str) -> set[int]:
+    """The ids of `bigcommerce.<table>`; none when the table was never loaded."""
+    if not connection.table_exists(RAW_SCHEMA, table):
+        return set()
+    rows = connection.execute(f"select id from {RAW_SCHEMA}.{table}").fetchall()
+    return {int(record_id) for (record_id,) in rows}
+
+
+def delete_records(connection: WarehouseConnection, table: str, ids: Iterable[int]) -> int:
+    """Delete rows of `bigcommerce.<table>` by id, with their rows in dlt's child tables
+    (`<table>__<list>`, linked by `_dlt_root_id`), in one transaction; returns rows removed."""
+    chunks = _chunks(sorted(ids))
+    children = [
+        name
+        for (name,) in connection.execute(
+            "select table_name from information_schema.tables"
+            " where table_schema = ? and table_name like ?",
+            [RAW_SCHEMA, f"{table}\\_\\_%"],
+        ).fetchall()
+    ]
+    removed = 0
+    with connection.transaction():
+        for chunk in chunks:
+            marks = ", ".join("?" * len(chunk))
+            parents = f"select _dlt_id from {RAW_SCHEMA}.{table} where id in ({marks})"
+            for child in children:
+                removed += connection.execute(
+                    f"delete from {RAW_SCHEMA}.{child} where _dlt_root_id in ({parents})", chunk
+                ).rowcount
+            removed += connection.execute(
+                f"delete from {RAW_SCHEMA}.{table} where id in ({marks})", chunk
+            ).rowcount
+    return removed
+
+
+def _chunks(ids: list[int]) -> list[list[int]]:
+    return [ids[start : start + DELETE_CHUNK] for start in range(0, len(ids), DELETE_CHUNK)]
+
+
+def build_reconcile_job(pools: WarehousePools, audiences: list[str]) -> dg.JobDefinition:
+    """The `reconcile_deleted_customers` job; it writes raw tables, so it takes the loads' pool.
+    `audiences` are the audience tables deleted customers leave at once."""
+
+    @dg.op(name=JOB_NAME, pool=pools.load, out=dg.Out(dg.Nothing))
+    def reconcile(
+        context: dg.OpExecutionContext,
+        config: ReconcileConfig,
+        bigcommerce: BigCommerceResource,
+        warehouse: WarehouseResource,
+        dlt: DltRunnerResource,
+        export_queue: ExportQueueResource,
+    ) -> None:
+        """Lists every live customer and subscriber id, deletes the others from the warehouse,
+        and drops the changes queued for deleted customers."""
+        if not 0 <= config.max_deleted_share <= 1:
+            raise dg.Failure(
+                description=f"max_deleted_share {config.max_deleted_share} is not a share: "
+                "give one between 0 and 1."
+            )
+        queue = export_queue.queue()
+        try:
+            client = bigcommerce.client(log=context.log)
+            # Never compare one store's ids with another store's warehouse or queue.
+            dlt.claim(bigcommerce.identity(), warehouse)
+            queue.check_owner(bigcommerce.identity())
+        except (BigCommerceError, StateError) as error:
+            raise dg.Failure(description=str(error)) from None
+        try:
+            live = {table: live_ids(client, path) for table, path in LISTS.items()}
+        except BigCommerceError as error:
+            raise dg.Failure(description=f"{error} Nothing was deleted.") from None
+        finally:
+            client.close()
+        with warehouse.connect() as connection:
+            gone = {table: warehouse_ids(connection, table) - live[table] for table in LISTS}
+            for table, ids in gone.items():
+                held = len(warehouse_ids(connection, table))
+                if held and len(ids) / held > config.max_deleted_share:
+                    raise dg.Failure(
+                        description=f"The store lists {len(live[table]):,} {table} but the "
+                        f"warehouse holds {held:,}: deleting {len(ids):,} is more than "
+                        f"max_deleted_share ({config.max_deleted_share}). Check that "
+                        "BIGCOMMERCE_STORE_HASH names this warehouse's store; to delete anyway, "
+                        "run again with a higher max_deleted_share. Nothing was deleted."
+                    )
+            deletions = [
+                Deletions(
+                    table, len(live[table]), sorted(ids), delete_records(connection, table, ids)
+                )
+                for table, ids in gone.items()
+            ]
+            profiles = remove_profiles(
+                connection,
+                [f"c{customer_id}" for customer_id in gone["customers"]],
+                audiences,
+                with_history=False,
+            )
+        dropped = queue.drop_customers(gone["customers"])
+        requests = client.cost().metadata()
+        for deletion in deletions:
+            context.log.info(
+                f"{deletion.table}: {deletion.live:,} live in the store, "
+                f"{len(deletion.deleted_ids):,} deleted from the warehouse."
+            )
+            _report(context, deletion, dropped if deletion.table == "customers" else None, requests)
+        context.log.info(
+            f"Dropped {dropped} queued changes for deleted customers; removed their "
+            f"{profiles.get('analytics.profiles', 0)} profiles until the models rebuild."
+        )
+
+    # The job carries the op's name; its graph another one, since Dagster wants op and graph
+    # names unique within a code location.
+    return dg.GraphDefinition(name=f"{JOB_NAME}_graph", node_defs=[reconcile]).to_job(
+        name=JOB_NAME,
+        description="Removes customers and newsletter subscribers deleted in the store from the "
+        "warehouse, and drops the changes queued for those customers. Reads every customer and "
+        "subscriber id: about (customers + subscribers) / 250 requests.",
+    )
+
+
+def _report(
+    context: dg.OpExecutionContext,
+    deletion: Deletions,
+    dropped_changes: int | None,
+    requests: dict,
+) -> None:
+    """Record the deletions on the raw table's latest loaded partition, so the models that read
+    it rebuild (`rebuild_after_loads`) without the deleted records."""
+    key = table_key(deletion.table)
+    latest = context.instance.get_latest_materialization_event(key)
+    materialization = latest.asset_materialization if latest else None
+    if materialization is None:
+        return
+    context.log_event(
+        dg.AssetMaterialization(
+            asset_key=key,
+            partition=materialization.partition,
+            description=f"Reconciled with the store's live ids by {JOB_NAME}.",
+            metadata={
+                "live_in_store": deletion.live,
+                "deleted_from_warehouse": len(deletion.deleted_ids),
+                "rows_removed": deletion.rows_removed,
+                **(
+                    {"queued_changes_dropped": dropped_changes}
+                    if dropped_changes is not None
+                    else {}
+                ),
+                **requests,
+            },
+        )
+    )
+
+
+def build_reconcile_schedule(job: dg.JobDefinition, timezone: str) -> dg.ScheduleDefinition:
+    """`reconcile_deleted_customers_daily`: the nightly companion of `bigcommerce_daily`, an
+    hour after it; off like the other schedules until switched on."""
+    return dg.ScheduleDefinition(
+        name=f"{JOB_NAME}_daily",
+        job=job,
+        cron_schedule="0 2 * * *",
+        execution_timezone=timezone,
+        default_status=dg.DefaultScheduleStatus.STOPPED,
+        description="Every night at 02:00, after bigcommerce_daily: customers and subscribers "
+        "deleted in the store leave the warehouse and the export queue.",
+    )

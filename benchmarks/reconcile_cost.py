@@ -1,0 +1,83 @@
+"""What `reconcile_deleted_customers` costs in requests: it lists every live customer and
+subscriber id, so its cost grows with the store, not with what changed.
+
+Usage:
+    python -m benchmarks.reconcile_cost [--customers 10000] [--orders 30000] [--deleted 25]
+
+The job runs through the CLI (`dagster job execute -m bigcommerce_assets.definitions -j
+reconcile_deleted_customers`) against a fresh DAGSTER_HOME and the benchmark's small store,
+after the README's load of all history and after `--deleted` customers were deleted in the
+store. Prints its requests by endpoint next to the expected (customers + subscribers) / 250.
+"""
+
+import argparse
+import math
+import subprocess
+import tempfile
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from benchmarks.command import command_env
+from bigcommerce_assets.transport import endpoint_of
+from bigcommerce_sandbox import SandboxServer, SandboxStore
+from bigcommerce_sandbox.commands import materialize_command
+
+MODULE = "bigcommerce_assets.definitions"
+HISTORY_DAYS = 30
+
+
+def _run(server: SandboxServer, env: dict, command: list[str]) -> tuple[Counter, float]:
+    """One CLI run; its requests by endpoint and its wall seconds."""
+    server.reset_requests()
+    started = time.monotonic()
+    subprocess.run(command, env=env, cwd=env["DAGSTER_HOME"], capture_output=True, check=True)
+    requests = Counter(endpoint_of(request.path) for request in server.requests)
+    return requests, time.monotonic() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=10_000)
+    parser.add_argument("--orders", type=int, default=30_000)
+    parser.add_argument("--deleted", type=int, default=25)
+    args = parser.parse_args()
+    now = datetime.now(UTC)
+    first_day = (now - timedelta(days=HISTORY_DAYS)).date()
+    store = SandboxStore(
+        seed=7,
+        customers=args.customers,
+        orders=args.orders,
+        as_of=now - timedelta(minutes=1),
+        history_days=HISTORY_DAYS - 1,
+    )
+    reconcile = [".venv/bin/dagster", "job", "execute", "-m", MODULE]
+    with tempfile.TemporaryDirectory() as folder, SandboxServer(store, quota=None) as server:
+        env = command_env(
+            Path(folder),
+            api_url=server.url,
+            store_hash=store.store_hash,
+            access_token=store.access_token,
+            first_day=str(first_day),
+        )
+        reconcile[0] = str(Path(__file__).resolve().parent.parent / reconcile[0])
+        days = f"{first_day}...{now.date()}"
+        load, seconds = _run(
+            server, env, materialize_command("group:bigcommerce", "--partition-range", days)
+        )
+        print(f"first load: {sum(load.values()):,} requests in {seconds:.0f} s")
+        store.delete_customers([customer["id"] for customer in store.customers()][: args.deleted])
+        customers, subscribers = len(list(store.customers())), len(list(store.subscribers()))
+        expected = math.ceil(customers / 250) + math.ceil(subscribers / 250)
+        requests, seconds = _run(server, env, [*reconcile, "-j", "reconcile_deleted_customers"])
+        detail = ", ".join(f"{path} {n}" for path, n in sorted(requests.items()))
+        print(
+            f"reconcile_deleted_customers: {sum(requests.values())} requests ({detail}) in "
+            f"{seconds:.1f} s; {customers:,} customers and {subscribers:,} subscribers live, "
+            f"so (customers + subscribers) / 250 = {expected}"
+        )
+
+
+if __name__ == "__main__":
+    main()
