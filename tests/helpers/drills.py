@@ -33,6 +33,7 @@ PROJECT_DIR = Path(__file__).resolve().parents[2]
 # README "Tables": the primary key of every raw table; nested tables hang off these.
 PRIMARY_KEYS = {
     "customers": "id",
+    "subscribers": "id",
     "orders": "id",
     "order_products": "id",
     "order_transactions": "id",
