@@ -1,6 +1,8 @@
 """Export jobs that require newsletter consent, and deleting what the exports wrote for people
 to forget, against the sandbox store and a real warehouse and queue."""
 
+from datetime import timedelta
+
 import dagster as dg
 from helpers.exports import (
     UPSERTS,
@@ -12,7 +14,9 @@ from helpers.exports import (
     set_consent,
     values_of,
 )
-from helpers.store import make_store, resources
+from helpers.extraction import load
+from helpers.models import build
+from helpers.store import AS_OF, make_store, resources
 
 from audience_jobs.attribute_values import (
     IDS_PER_DELETE,
@@ -163,3 +167,48 @@ def test_delete_attribute_values_chunks_long_id_lists(tmp_path):
     assert [len(ids) for ids in lookups] == [IDS_PER_LOOKUP, customers - IDS_PER_LOOKUP]
     assert len(deletes) == -(-deleted // IDS_PER_DELETE)
     assert max(len(ids) for ids in deletes) == IDS_PER_DELETE
+
+
+def test_withdrawal_in_the_store_removes_values_within_one_cycle(
+    server, store, tmp_path, warehouse
+):
+    """The whole cycle on the store's own records: load, models, export; the subscriber
+    unsubscribes in the store; the next load, rebuild and export remove their values."""
+    consenting = ExportJob(
+        id="newsletter_store",
+        audience=AUDIENCE,
+        existing_members=True,
+        require_consent="marketing_newsletter",
+    )
+
+    def cycle() -> None:
+        assert load(server, store, tmp_path, warehouse=warehouse).success
+        assert build(warehouse, AS_OF).success
+        assert export(server, store, tmp_path, consenting, warehouse=warehouse).success
+
+    cycle()
+    sent = values_of(store, consenting.attribute_name)
+    customers = {c["id"]: c for c in store.customers()}
+    withdrawing = next(
+        customer_id
+        for customer_id in sorted(sent)
+        if len(
+            [
+                s
+                for s in store.subscribers()
+                if s["email"].strip().lower() == customers[customer_id]["email"].strip().lower()
+            ]
+        )
+        == 1
+    )
+    subscriber = store.subscriber_for_email(customers[withdrawing]["email"])
+    # Later the same day: the next load's window still holds it.
+    store.update_subscriber(
+        subscriber["id"], at=AS_OF + timedelta(minutes=5), consents=["abandoned_cart"]
+    )
+
+    cycle()
+
+    assert values_of(store, consenting.attribute_name) == {
+        customer_id: AUDIENCE for customer_id in sent if customer_id != withdrawing
+    }
