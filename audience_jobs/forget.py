@@ -27,14 +27,13 @@ from audience_jobs.assets import ExportQueueResource
 from audience_jobs.attribute_values import delete_attribute_values, exported_attribute_ids
 from audience_jobs.jobs import ExportJob
 from audience_jobs.queue_store import QueueCompactionError
-from audience_jobs.reconcile import RAW_SCHEMA, delete_records
+from audience_jobs.reconcile import RAW_SCHEMA, claimed_client, delete_records
 from bigcommerce_assets.client import BigCommerceError
 from bigcommerce_assets.personal_data import order_erasure_sql
 from bigcommerce_assets.resources import PIPELINE_NAME, BigCommerceResource, DltRunnerResource
 from dbt_like_sql.erasure import remove_profiles
 from warehouse.compaction import WarehouseCompactionError, rewrite_duckdb_file, vacuum_full
 from warehouse.connection import WarehouseConnection
-from warehouse.ownership import StateError
 from warehouse.resource import WarehousePools, WarehouseResource
 from warehouse.suppressions import add_suppressions, email_sha256
 
@@ -42,12 +41,6 @@ JOB_NAME = "forget_people"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 # dlt's staging dataset: the rows of the last merge wait there until the next one.
 STAGING_SCHEMA = f"{RAW_SCHEMA}_staging"
-# Where raw tables hold an email.
-EMAIL_COLUMNS = (
-    ("customers", "email"),
-    ("subscribers", "email"),
-    ("orders", "billing_address__email"),
-)
 
 
 class ForgetConfig(dg.Config):
@@ -103,18 +96,18 @@ def find_people(connection: WarehouseConnection, hashes: set[str], ids: set[int]
             people.customer_ids.add(customer_id)
             if _hash(email):
                 people.email_hashes.add(_hash(email))
+                people.emails.add(_normal(email))
     for subscriber_id, email in _rows(connection, "subscribers", "id, email"):
         if _hash(email) in people.email_hashes:
             people.subscriber_ids.add(subscriber_id)
+            people.emails.add(_normal(email))
     for order_id, customer_id, email in _rows(
         connection, "orders", "id, customer_id, billing_address__email"
     ):
+        if _hash(email) in people.email_hashes:
+            people.emails.add(_normal(email))
         if customer_id in people.customer_ids or _hash(email) in people.email_hashes:
             people.order_ids.add(order_id)
-    for table, column in EMAIL_COLUMNS:
-        for (email,) in _rows(connection, table, column):
-            if _hash(email) in people.email_hashes:
-                people.emails.add(_normal(email))
     return people
 
 
@@ -170,12 +163,7 @@ def build_forget_job(
         attribute values the exports wrote to the store."""
         hashes, ids = validated(config)
         queue = export_queue.queue()
-        try:
-            client = bigcommerce.client(log=context.log)
-            dlt.claim(bigcommerce.identity(), warehouse)
-            queue.check_owner(bigcommerce.identity())
-        except (BigCommerceError, StateError) as error:
-            raise dg.Failure(description=str(error)) from None
+        client = claimed_client(context, bigcommerce, warehouse, dlt, queue)
         with warehouse.connect() as connection:
             people = find_people(connection, hashes, ids)
             add_suppressions(connection, people.email_hashes, people.customer_ids)

@@ -15,6 +15,7 @@ import dagster as dg
 from pydantic import Field
 
 from audience_jobs.assets import ExportQueueResource
+from audience_jobs.queue import ExportQueue
 from bigcommerce_assets.assets import table_key
 from bigcommerce_assets.client import BigCommerceClient, BigCommerceError
 from bigcommerce_assets.resources import BigCommerceResource, DltRunnerResource
@@ -92,6 +93,23 @@ def delete_records(connection: WarehouseConnection, table: str, ids: Iterable[in
     return removed
 
 
+def claimed_client(
+    context: dg.OpExecutionContext,
+    bigcommerce: BigCommerceResource,
+    warehouse: WarehouseResource,
+    dlt: DltRunnerResource,
+    queue: ExportQueue,
+) -> BigCommerceClient:
+    """A client for the store, once the warehouse, dlt's folder and the queue are known to hold
+    this store's data: one store's ids are never compared with or deleted from another's."""
+    try:
+        dlt.claim(bigcommerce.identity(), warehouse)
+        queue.check_owner(bigcommerce.identity())
+        return bigcommerce.client(log=context.log)
+    except (BigCommerceError, StateError) as error:
+        raise dg.Failure(description=str(error)) from None
+
+
 def _chunks(ids: list[int]) -> list[list[int]]:
     return [ids[start : start + DELETE_CHUNK] for start in range(0, len(ids), DELETE_CHUNK)]
 
@@ -117,13 +135,7 @@ def build_reconcile_job(pools: WarehousePools, audiences: list[str]) -> dg.JobDe
                 "give one between 0 and 1."
             )
         queue = export_queue.queue()
-        try:
-            client = bigcommerce.client(log=context.log)
-            # Never compare one store's ids with another store's warehouse or queue.
-            dlt.claim(bigcommerce.identity(), warehouse)
-            queue.check_owner(bigcommerce.identity())
-        except (BigCommerceError, StateError) as error:
-            raise dg.Failure(description=str(error)) from None
+        client = claimed_client(context, bigcommerce, warehouse, dlt, queue)
         try:
             live = {table: live_ids(client, path) for table, path in LISTS.items()}
         except BigCommerceError as error:
@@ -131,13 +143,13 @@ def build_reconcile_job(pools: WarehousePools, audiences: list[str]) -> dg.JobDe
         finally:
             client.close()
         with warehouse.connect() as connection:
-            gone = {table: warehouse_ids(connection, table) - live[table] for table in LISTS}
+            held = {table: warehouse_ids(connection, table) for table in LISTS}
+            gone = {table: held[table] - live[table] for table in LISTS}
             for table, ids in gone.items():
-                held = len(warehouse_ids(connection, table))
-                if held and len(ids) / held > config.max_deleted_share:
+                if held[table] and len(ids) / len(held[table]) > config.max_deleted_share:
                     raise dg.Failure(
                         description=f"The store lists {len(live[table]):,} {table} but the "
-                        f"warehouse holds {held:,}: deleting {len(ids):,} is more than "
+                        f"warehouse holds {len(held[table]):,}: deleting {len(ids):,} is more than "
                         f"max_deleted_share ({config.max_deleted_share}). Check that "
                         "BIGCOMMERCE_STORE_HASH names this warehouse's store; to delete anyway, "
                         "run again with a higher max_deleted_share. Nothing was deleted."
