@@ -27,14 +27,16 @@ def load(
     first: str = FIRST_DAY,
     last: str = LAST_DAY,
     run_config: dict | None = None,
+    instance: dg.DagsterInstance | None = None,
     **overrides: object,
 ) -> dg.ExecuteInProcessResult:
-    """One run over the partitions [first, last], as a single-run backfill does it."""
+    """One run over the partitions [first, last], as a single-run backfill does it; on
+    `instance`, else on an ephemeral one."""
     return dg.materialize(
         [EXTRACTION],
         run_config=run_config,
         resources=resources(server, store, tmp_path, **overrides),
-        instance=dg.DagsterInstance.ephemeral(),
+        instance=instance or dg.DagsterInstance.ephemeral(),
         tags={
             "dagster/asset_partition_range_start": first,
             "dagster/asset_partition_range_end": last,

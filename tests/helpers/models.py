@@ -33,19 +33,22 @@ def _warehouse(where: Path | WarehouseResource) -> WarehouseResource:
     return where if isinstance(where, WarehouseResource) else WarehouseResource(path=str(where))
 
 
-def build(where: Path | WarehouseResource, as_of: datetime) -> dg.ExecuteInProcessResult:
+def build(
+    where: Path | WarehouseResource,
+    as_of: datetime,
+    instance: dg.DagsterInstance | None = None,
+) -> dg.ExecuteInProcessResult:
     """Every model and audience membership, built as of `as_of`, in a warehouse or the DuckDB
-    file at a path."""
+    file at a path; on `instance`, else on an ephemeral one."""
     warehouse = _warehouse(where)
     assets = model_assets(warehouse.dialect)
     config = {"as_of": as_of.isoformat()}
-    with dg.DagsterInstance.ephemeral() as instance:
-        return dg.materialize(
-            assets,
-            run_config={"ops": {asset.op.name: {"config": config} for asset in assets}},
-            resources={"warehouse": warehouse},
-            instance=instance,
-        )
+    return dg.materialize(
+        assets,
+        run_config={"ops": {asset.op.name: {"config": config} for asset in assets}},
+        resources={"warehouse": warehouse},
+        instance=instance or dg.DagsterInstance.ephemeral(),
+    )
 
 
 def query(warehouse: WarehouseResource, sql: str) -> list[tuple]:
