@@ -27,8 +27,9 @@ from audience_jobs.assets import ExportQueueResource
 from audience_jobs.attribute_values import delete_attribute_values, exported_attribute_ids
 from audience_jobs.jobs import ExportJob
 from audience_jobs.queue_store import QueueCompactionError
-from audience_jobs.reconcile import RAW_SCHEMA, claimed_client, delete_records
+from audience_jobs.reconcile import claimed_client
 from bigcommerce_assets.client import BigCommerceError
+from bigcommerce_assets.deleted_records import RAW_SCHEMA, add_left_out, delete_records
 from bigcommerce_assets.personal_data import order_erasure_sql
 from bigcommerce_assets.resources import PIPELINE_NAME, BigCommerceResource, DltRunnerResource
 from dbt_like_sql.erasure import remove_profiles
@@ -121,6 +122,8 @@ def erase_from_warehouse(
             connection, "subscribers", people.subscriber_ids
         ),
     }
+    # Their rows may stay in the store's list: loads must not take them for deletions.
+    add_left_out(connection, "subscribers", len(people.subscriber_ids))
     with connection.transaction():
         for statement in order_erasure_sql():
             connection.executemany(
@@ -239,7 +242,7 @@ def _tables(connection: WarehouseConnection, schema: str, like: str = "%") -> li
     """`schema.name` of each table in `schema` whose name is like `like`."""
     rows = connection.execute(
         "select table_name from information_schema.tables"
-        " where table_schema = ? and table_name like ? and table_type = 'BASE TABLE'",
+        " where table_schema = ? and table_name like ? escape '\\' and table_type = 'BASE TABLE'",
         [schema, like],
     ).fetchall()
     return [f"{schema}.{name}" for (name,) in rows]

@@ -8,9 +8,6 @@ so it runs once a day, off-hours. Deleted customers' orders stay (the store keep
 models count them as guest orders of their billing email.
 """
 
-from collections.abc import Iterable
-from dataclasses import dataclass
-
 import dagster as dg
 from pydantic import Field
 
@@ -18,79 +15,31 @@ from audience_jobs.assets import ExportQueueResource
 from audience_jobs.queue import ExportQueue
 from bigcommerce_assets.assets import table_key
 from bigcommerce_assets.client import BigCommerceClient, BigCommerceError
+from bigcommerce_assets.deleted_records import (
+    LISTS,
+    MAX_DELETED_SHARE,
+    Comparison,
+    compare,
+    live_ids,
+    remove,
+)
 from bigcommerce_assets.resources import BigCommerceResource, DltRunnerResource
 from dbt_like_sql.erasure import remove_profiles
-from warehouse.connection import WarehouseConnection
 from warehouse.ownership import StateError
 from warehouse.resource import WarehousePools, WarehouseResource
 
 JOB_NAME = "reconcile_deleted_customers"
-RAW_SCHEMA = "bigcommerce"
-# The tables whose rows are compared with the store's live ids, with the list that has them.
-LISTS = {"customers": "v3/customers", "subscribers": "v3/customers/subscribers"}
-# Ids per `delete ... where id in (...)` statement.
-DELETE_CHUNK = 1000
 
 
 class ReconcileConfig(dg.Config):
     """How much a reconciliation may delete before it asks a person."""
 
     max_deleted_share: float = Field(
-        default=0.5,
+        default=MAX_DELETED_SHARE,
         description="Refuse to delete more than this share of a table's rows (0 to 1): a store "
         "that lists far fewer ids than the warehouse holds is more likely a wrong store or a "
         "broken answer than a mass deletion. Raise it to 1 to delete anyway.",
     )
-
-
-@dataclass(frozen=True)
-class Deletions:
-    """What one table lost: the ids the store no longer lists and the rows removed for them."""
-
-    table: str
-    live: int
-    deleted_ids: list[int]
-    rows_removed: int
-
-
-def live_ids(client: BigCommerceClient, path: str) -> set[int]:
-    """Every id the store lists at `path`, 250 per request."""
-    return {int(record["id"]) for page in client.pages(path) for record in page}
-
-
-def warehouse_ids(connection: WarehouseConnection, table: str) -> set[int]:
-    """The ids of `bigcommerce.<table>`; none when the table was never loaded."""
-    if not connection.table_exists(RAW_SCHEMA, table):
-        return set()
-    rows = connection.execute(f"select id from {RAW_SCHEMA}.{table}").fetchall()
-    return {int(record_id) for (record_id,) in rows}
-
-
-def delete_records(connection: WarehouseConnection, table: str, ids: Iterable[int]) -> int:
-    """Delete rows of `bigcommerce.<table>` by id, with their rows in dlt's child tables
-    (`<table>__<list>`, linked by `_dlt_root_id`), in one transaction; returns rows removed."""
-    chunks = _chunks(sorted(ids))
-    children = [
-        name
-        for (name,) in connection.execute(
-            "select table_name from information_schema.tables"
-            " where table_schema = ? and table_name like ?",
-            [RAW_SCHEMA, f"{table}\\_\\_%"],
-        ).fetchall()
-    ]
-    removed = 0
-    with connection.transaction():
-        for chunk in chunks:
-            marks = ", ".join("?" * len(chunk))
-            parents = f"select _dlt_id from {RAW_SCHEMA}.{table} where id in ({marks})"
-            for child in children:
-                removed += connection.execute(
-                    f"delete from {RAW_SCHEMA}.{child} where _dlt_root_id in ({parents})", chunk
-                ).rowcount
-            removed += connection.execute(
-                f"delete from {RAW_SCHEMA}.{table} where id in ({marks})", chunk
-            ).rowcount
-    return removed
 
 
 def claimed_client(
@@ -108,10 +57,6 @@ def claimed_client(
         return bigcommerce.client(log=context.log)
     except (BigCommerceError, StateError) as error:
         raise dg.Failure(description=str(error)) from None
-
-
-def _chunks(ids: list[int]) -> list[list[int]]:
-    return [ids[start : start + DELETE_CHUNK] for start in range(0, len(ids), DELETE_CHUNK)]
 
 
 def build_reconcile_job(pools: WarehousePools, audiences: list[str]) -> dg.JobDefinition:
@@ -137,43 +82,45 @@ def build_reconcile_job(pools: WarehousePools, audiences: list[str]) -> dg.JobDe
         queue = export_queue.queue()
         client = claimed_client(context, bigcommerce, warehouse, dlt, queue)
         try:
-            live = {table: live_ids(client, path) for table, path in LISTS.items()}
+            live = {table: live_ids(client, table) for table in LISTS}
         except BigCommerceError as error:
             raise dg.Failure(description=f"{error} Nothing was deleted.") from None
         finally:
             client.close()
         with warehouse.connect() as connection:
-            held = {table: warehouse_ids(connection, table) for table in LISTS}
-            gone = {table: held[table] - live[table] for table in LISTS}
-            for table, ids in gone.items():
-                if held[table] and len(ids) / len(held[table]) > config.max_deleted_share:
+            comparisons = [compare(connection, table, ids) for table, ids in live.items()]
+            for comparison in comparisons:
+                if comparison.deleted_share > config.max_deleted_share:
                     raise dg.Failure(
-                        description=f"The store lists {len(live[table]):,} {table} but the "
-                        f"warehouse holds {len(held[table]):,}: deleting {len(ids):,} is more than "
-                        f"max_deleted_share ({config.max_deleted_share}). Check that "
-                        "BIGCOMMERCE_STORE_HASH names this warehouse's store; to delete anyway, "
-                        "run again with a higher max_deleted_share. Nothing was deleted."
+                        description=f"The store lists {comparison.live:,} {comparison.table} "
+                        f"but the warehouse holds {comparison.held:,}: deleting "
+                        f"{len(comparison.deleted_ids):,} is more than max_deleted_share "
+                        f"({config.max_deleted_share}). Check that BIGCOMMERCE_STORE_HASH names "
+                        "this warehouse's store; to delete anyway, run again with a higher "
+                        "max_deleted_share. Nothing was deleted."
                     )
-            deletions = [
-                Deletions(
-                    table, len(live[table]), sorted(ids), delete_records(connection, table, ids)
-                )
-                for table, ids in gone.items()
-            ]
+            removed = {c.table: remove(connection, c) for c in comparisons}
+            [deleted_customers] = [c.deleted_ids for c in comparisons if c.table == "customers"]
             profiles = remove_profiles(
                 connection,
-                [f"c{customer_id}" for customer_id in gone["customers"]],
+                [f"c{customer_id}" for customer_id in deleted_customers],
                 audiences,
                 with_history=False,
             )
-        dropped = queue.drop_customers(gone["customers"])
+        dropped = queue.drop_customers(deleted_customers)
         requests = client.cost().metadata()
-        for deletion in deletions:
+        for comparison in comparisons:
             context.log.info(
-                f"{deletion.table}: {deletion.live:,} live in the store, "
-                f"{len(deletion.deleted_ids):,} deleted from the warehouse."
+                f"{comparison.table}: {comparison.live:,} live in the store, "
+                f"{len(comparison.deleted_ids):,} deleted from the warehouse."
             )
-            _report(context, deletion, dropped if deletion.table == "customers" else None, requests)
+            _report(
+                context,
+                comparison,
+                removed[comparison.table],
+                dropped if comparison.table == "customers" else None,
+                requests,
+            )
         context.log.info(
             f"Dropped {dropped} queued changes for deleted customers; removed their "
             f"{profiles.get('analytics.profiles', 0)} profiles until the models rebuild."
@@ -191,7 +138,8 @@ def build_reconcile_job(pools: WarehousePools, audiences: list[str]) -> dg.JobDe
 
 def _report(
     context: dg.OpExecutionContext,
-    deletion: Deletions,
+    deletion: Comparison,
+    rows_removed: int,
     dropped_changes: int | None,
     requests: dict,
 ) -> None:
@@ -210,7 +158,7 @@ def _report(
             metadata={
                 "live_in_store": deletion.live,
                 "deleted_from_warehouse": len(deletion.deleted_ids),
-                "rows_removed": deletion.rows_removed,
+                "rows_removed": rows_removed,
                 **(
                     {"queued_changes_dropped": dropped_changes}
                     if dropped_changes is not None

@@ -14,6 +14,14 @@ from dlt.sources import DltSource
 from pydantic import Field
 
 from bigcommerce_assets.client import DEFAULT_API_URL, BigCommerceClient, BigCommerceError
+from bigcommerce_assets.deleted_records import (
+    MAX_DELETED_SHARE,
+    compare,
+    list_size,
+    live_ids,
+    remove,
+    shows_deletions,
+)
 from bigcommerce_assets.estimate import day_start
 from bigcommerce_assets.load_marks import (
     OVERLAP,
@@ -132,6 +140,11 @@ def build_extraction_assets(
             create_empty_child_tables(pipeline)
             with warehouse.connect() as connection:
                 record_marks(connection, window.since, window.until, seen)
+            deleted = (
+                {"subscribers_deleted": _remove_deleted_subscribers(client, warehouse, context.log)}
+                if table_key("subscribers") in context.selected_asset_keys
+                else {}
+            )
         except PipelineStepFailed as error:
             raise dg.Failure(description=_reason(error)) from None
         except StateError as error:
@@ -156,6 +169,7 @@ def build_extraction_assets(
                     **{k: v for k, v in reported.items() if k in DLT_METADATA_KEPT},
                     **client.cost(ENDPOINTS[table]).metadata(),
                     **window.describe(),
+                    **(deleted if table == "subscribers" else {}),
                 },
             )
 
@@ -207,6 +221,35 @@ def _suppressions(warehouse: WarehouseResource, log: dg.DagsterLogManager) -> Su
             "orders load with their personal data erased."
         )
     return suppressions
+
+
+def _remove_deleted_subscribers(
+    client: BigCommerceClient, warehouse: WarehouseResource, log: dg.DagsterLogManager
+) -> int:
+    """Remove the subscribers deleted in the store since the last load, so that their consent
+    leaves with them at the next rebuild; how many. One request asks the list's size; every id
+    is listed only when that size shows deletions (deleted_records.py)."""
+    try:
+        size = list_size(client, "subscribers")
+        with warehouse.connect() as connection:
+            if not shows_deletions(connection, "subscribers", size):
+                return 0
+        live = live_ids(client, "subscribers")
+    except BigCommerceError as error:
+        log.warning(f"Could not look for deleted subscribers ({error}); the next load will.")
+        return 0
+    with warehouse.connect() as connection:
+        comparison = compare(connection, "subscribers", live)
+        if comparison.deleted_share > MAX_DELETED_SHARE:
+            log.warning(
+                f"The store lists {comparison.live:,} subscribers but the warehouse holds "
+                f"{comparison.held:,}: deleting {len(comparison.deleted_ids):,} is left to "
+                "reconcile_deleted_customers, which asks before deleting that many."
+            )
+            return 0
+        remove(connection, comparison)
+    log.info(f"{len(comparison.deleted_ids):,} subscribers deleted in the store left the warehouse")
+    return len(comparison.deleted_ids)
 
 
 def _reason(error: PipelineStepFailed) -> str:

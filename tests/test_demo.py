@@ -97,14 +97,14 @@ def test_demo_loads_models_exports_then_runs_incrementally(demo, tmp_path, bytec
 
     first, second = demo.output, run_demo(env)
 
-    assert "with 1517 API requests" in first
+    assert "with 1518 API requests" in first
     assert "bigcommerce.orders                  1500 rows" in first
     assert "exports/repeat_buyers: entered " in first
     assert "Audience_repeat_buyers" in first
     assert "python -m bigcommerce_sandbox.demo --ui" in first
     assert "Incremental run" not in first
     assert "Incremental run: the warehouse already holds the store up to" in second
-    assert "with 15 API requests" in second  # a page of each list, 8 new orders' transactions
+    assert "with 16 API requests" in second  # 8 lists, 8 new orders' transactions
     assert "bigcommerce.orders                  1508 rows" in second
     assert "left 0, values updated" in second
     assert not production.exists()
@@ -120,10 +120,10 @@ def test_demo_runs_on_postgres_with_the_same_summary(tmp_path, bytecode, postgre
 
     database = url.rsplit("/", 1)[1]
     assert f"API requests into postgresql://cdp@127.0.0.1:{postgres.port}/{database}:" in first
-    assert "with 1517 API requests" in first
+    assert "with 1518 API requests" in first
     assert "bigcommerce.orders                  1500 rows" in first
     assert "exports/repeat_buyers: entered " in first
-    assert "with 15 API requests" in second
+    assert "with 16 API requests" in second
     assert "bigcommerce.orders                  1508 rows" in second
     # A new demo store is never mixed into a database that holds one, nor is anything deleted.
     assert afresh.returncode == 1

@@ -3,14 +3,14 @@ person's email is in no file of the data folder or the Dagster instance, their a
 are gone from the store, and a full reload does not bring them back."""
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
-import dagster as dg
 import pytest
 from helpers.exports import export, export_queue, values_of
-from helpers.extraction import EXTRACTION, FIRST_DAY, LAST_DAY
+from helpers.extraction import load
 from helpers.instance import instance_at
-from helpers.models import model_assets, query
+from helpers.models import build, query
 from helpers.store import AS_OF, resources
 
 from audience_jobs.forget import build_forget_job
@@ -83,28 +83,11 @@ def _data_folders(tmp_path: Path, warehouse: WarehouseResource, postgres) -> lis
 
 
 def _load(server, store, tmp_path, warehouse, instance, **config) -> None:
-    result = dg.materialize(
-        [EXTRACTION],
-        resources=resources(server, store, tmp_path, warehouse=warehouse),
-        instance=instance,
-        run_config={"ops": {"bigcommerce": {"config": config}}} if config else None,
-        tags={
-            "dagster/asset_partition_range_start": FIRST_DAY,
-            "dagster/asset_partition_range_end": LAST_DAY,
-        },
+    run_config = {"ops": {"bigcommerce": {"config": config}}} if config else None
+    loaded = load(
+        server, store, tmp_path, run_config=run_config, instance=instance, warehouse=warehouse
     )
-    assert result.success
-
-
-def _build(warehouse: WarehouseResource, instance: dg.DagsterInstance) -> None:
-    assets = model_assets(warehouse.dialect)
-    config = {"as_of": AS_OF.isoformat()}
-    assert dg.materialize(
-        assets,
-        run_config={"ops": {asset.op.name: {"config": config} for asset in assets}},
-        resources={"warehouse": warehouse},
-        instance=instance,
-    ).success
+    assert loaded.success
 
 
 @pytest.fixture
@@ -133,7 +116,7 @@ def test_forgotten_person_leaves_no_copy_and_stays_forgotten(
     }
     with instance_at(home) as instance:
         _load(server, store, tmp_path, warehouse, instance)
-        _build(warehouse, instance)
+        assert build(warehouse, AS_OF, instance).success
         assert export(server, store, tmp_path, EVERYONE, warehouse=warehouse).success
         assert customer["id"] in values_of(store, EVERYONE.attribute_name)
         folders = _data_folders(tmp_path, warehouse, postgres)
@@ -161,7 +144,14 @@ def test_forgotten_person_leaves_no_copy_and_stays_forgotten(
 
         # A full reload and a rebuild bring nobody back.
         _load(server, store, tmp_path, warehouse, instance, full_refresh=True)
-        _build(warehouse, instance)
+        assert build(warehouse, AS_OF, instance).success
+        # Their subscriber row stays in the store, yet another one deleted there still leaves.
+        assert store.subscriber_for_email(customer["email"]) is not None
+        gone = next(row for row in store.subscribers() if row["email"] not in emails)
+        store.delete_subscriber(gone["id"], at=AS_OF + timedelta(minutes=5))
+        _load(server, store, tmp_path, warehouse, instance)
+        held = query(warehouse, f"select id from bigcommerce.subscribers where id = {gone['id']}")
+        assert held == []
 
     customers = f"select count(*) from bigcommerce.customers where id = {customer['id']}"
     assert query(warehouse, customers) == [(0,)]

@@ -8,8 +8,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 from helpers.exports import export, export_queue, queue_members
-from helpers.extraction import EXTRACTION, FIRST_DAY, LAST_DAY
-from helpers.models import model_assets, query
+from helpers.extraction import load
+from helpers.models import build, query
 from helpers.store import AS_OF, resources
 
 from audience_jobs.jobs import ExportJob
@@ -23,23 +23,8 @@ AUDIENCES = ["repeat_buyers"]
 
 
 def _load_and_build(server, store, tmp_path, warehouse, instance) -> None:
-    assert dg.materialize(
-        [EXTRACTION],
-        resources=resources(server, store, tmp_path, warehouse=warehouse),
-        instance=instance,
-        tags={
-            "dagster/asset_partition_range_start": FIRST_DAY,
-            "dagster/asset_partition_range_end": LAST_DAY,
-        },
-    ).success
-    assets = model_assets(warehouse.dialect)
-    config = {"as_of": AS_OF.isoformat()}
-    assert dg.materialize(
-        assets,
-        run_config={"ops": {asset.op.name: {"config": config} for asset in assets}},
-        resources={"warehouse": warehouse},
-        instance=instance,
-    ).success
+    assert load(server, store, tmp_path, instance=instance, warehouse=warehouse).success
+    assert build(warehouse, AS_OF, instance).success
 
 
 def _reconcile(server, store, tmp_path, warehouse, instance, **config) -> dg.ExecuteInProcessResult:

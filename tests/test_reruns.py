@@ -22,8 +22,8 @@ from bigcommerce_sandbox.gateway import IncomingRequest, Reply
 from warehouse.resource import WarehouseResource
 
 # customers, subscribers, live orders, archived orders, products, categories, store: one page
-# each.
-LISTS = 7
+# each; and the subscriber list's size, which shows deletions.
+LISTS = 8
 # Enough orders for three pages of live orders: a change may land on a page already read.
 PAGED_ORDERS = 600
 FULL_REFRESH = {"ops": {"bigcommerce": {"config": {"full_refresh": True}}}}
