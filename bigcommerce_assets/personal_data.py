@@ -33,9 +33,10 @@ _BILLING_ADDRESS = (
 # exists in every store). Orders (API.md §4): the billing address, with the extra address fields
 # a store may ask for at checkout (`form_fields`, kept as JSON text in the order's row: no child
 # table of orders holds personal data), the shopper's IP address and the country found from
-# it, and the free text of shopper and staff; shipping addresses come only inside consignments,
-# which are not stored. Transactions (API.md §5): the card's number digits and expiry, and the
-# stored-card token.
+# it, the free text of shopper and staff, and the payment's id at the provider (it finds the
+# person there); shipping addresses come only inside consignments, which are not stored.
+# Transactions (API.md §5): the card's number digits and expiry, the stored-card token and the
+# gateway's id of the payment.
 ERASED_COLUMNS: dict[str, dict[str, tuple[str, ...]]] = {
     "orders": {
         "int": ("customer_id",),
@@ -47,14 +48,24 @@ ERASED_COLUMNS: dict[str, dict[str, tuple[str, ...]]] = {
             "geoip_country_iso2",
             "customer_message",
             "staff_notes",
+            "payment_provider_id",
         ),
         "flag": (ERASED_FLAG,),
     },
     "order_transactions": {
         "int": ("credit_card__card_expiry_month", "credit_card__card_expiry_year"),
-        "text": ("credit_card__card_iin", "credit_card__card_last4", "payment_instrument_token"),
+        "text": (
+            "credit_card__card_iin",
+            "credit_card__card_last4",
+            "payment_instrument_token",
+            "gateway_transaction_id",
+        ),
     },
 }
+# Lists of a line item that hold what the shopper typed (a text option such as an engraving, a
+# text or file field): an erased order's line items land without them, so no child table of
+# `order_products` keeps them.
+ERASED_LINE_ITEM_LISTS = ("product_options", "configurable_fields")
 _ORDER_FIELDS = ERASED_COLUMNS["orders"]["text"]
 _TRANSACTION_FIELDS = tuple(
     column for columns in ERASED_COLUMNS["order_transactions"].values() for column in columns
@@ -73,6 +84,24 @@ def erase_order(order: dict) -> dict:
 def erase_transaction(transaction: dict) -> dict:
     """A copy of an API transaction without its card details and stored-card token."""
     return _emptied(transaction, _TRANSACTION_FIELDS)
+
+
+def erase_line_item(line: dict) -> dict:
+    """A copy of an API line item without the options and fields the shopper filled in."""
+    return {**line, **{name: [] for name in ERASED_LINE_ITEM_LISTS if name in line}}
+
+
+def line_item_erasure_sql(child_tables: Iterable[str]) -> list[str]:
+    """Statements, each taking one order's id as its only `?`, that delete what the shopper
+    typed on that order's line items from the `bigcommerce.order_products__...` child tables
+    among `child_tables` (dlt creates one only once a row needs it)."""
+    lists = tuple(f"bigcommerce.order_products__{name}" for name in ERASED_LINE_ITEM_LISTS)
+    return [
+        f"delete from {table} where _dlt_root_id in "
+        "(select _dlt_id from bigcommerce.order_products where order_id = ?)"
+        for table in sorted(child_tables)
+        if table.startswith(lists)
+    ]
 
 
 def order_erasure_sql() -> list[str]:

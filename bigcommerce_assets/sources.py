@@ -15,7 +15,12 @@ from dlt.sources import DltResource
 
 from bigcommerce_assets.client import MAX_PAGE_SIZE, BigCommerceClient
 from bigcommerce_assets.load_marks import BOUND_SLACK, MARKED_TABLES, ModificationsSeen, Resume
-from bigcommerce_assets.personal_data import SuppressedPeople, erase_order, erase_transaction
+from bigcommerce_assets.personal_data import (
+    SuppressedPeople,
+    erase_line_item,
+    erase_order,
+    erase_transaction,
+)
 from bigcommerce_assets.raw_tables import EXCHANGE_RATE_COLUMNS, table_hints
 from warehouse.suppressions import Suppressions
 
@@ -129,7 +134,7 @@ def bigcommerce_source(
         customers(client, reads["customers"], seen, people),
         subscribers(client, reads["subscribers"], seen, people),
         pages | orders(people),
-        pages | order_products(client, loaded),
+        pages | order_products(client, loaded, people),
         pages | order_transactions(client, loaded, transactions_since, people),
         products(client, reads["products"], seen),
         categories(client),
@@ -252,9 +257,13 @@ def orders(page: list[dict], people: SuppressedPeople) -> Iterator[list[dict]]:
 
 @dlt.transformer(**table_hints("order_products"))
 def order_products(
-    page: list[dict], client: BigCommerceClient, loaded: dict[int, datetime]
+    page: list[dict],
+    client: BigCommerceClient,
+    loaded: dict[int, datetime],
+    people: SuppressedPeople,
 ) -> Iterator[list[dict]]:
-    """Order line items: the product, quantity and prices of each line."""
+    """Order line items: the product, quantity and prices of each line. Lines of orders of
+    people who asked to be forgotten come without the options the shopper filled in."""
     yield dlt.mark.materialize_table_schema()
     for order in page:
         lines = _consignment_lines(order)
@@ -262,6 +271,8 @@ def order_products(
             # API.md §4: an order whose consignments carry no items is read directly.
             path = f"v2/orders/{order['id']}/products"
             lines = [line for products_page in client.pages(path) for line in products_page]
+        if people.covers_order(order):
+            lines = [erase_line_item(line) for line in lines]
         yield [_v2_row(line) for line in lines]
 
 

@@ -14,6 +14,8 @@ LINES_PER_ORDER = 4  # line ids are allotted in slots of 4 per order, so they ar
 BRANDS = ("", "Common Good", "Sagaform", "Ofs")
 LINE_TYPES = {"downloads": "digital", "gift_certificates": "giftcertificate"}
 API_ROOT = "https://api.bigcommerce.com/stores/{store_hash}/v2"
+# The custom line a shopper describes in a text option (product_options).
+ENGRAVING = "Custom engraving"
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,26 @@ class Pricing:
 def link(store_hash: str, resource: str) -> dict:
     """A v2 `{url, resource}` reference to a sub-resource."""
     return {"url": API_ROOT.format(store_hash=store_hash) + resource, "resource": resource}
+
+
+def _engraving(line: int) -> list[dict]:
+    """The text field a shopper fills in for an engraving: what they typed is theirs, so an
+    erased order must not keep it."""
+    text = f"With love, line {line}"
+    return [
+        {
+            "id": line,
+            "option_id": 1,
+            "order_product_id": line,
+            "product_option_id": 1,
+            "display_name": "Engraving text",
+            "display_value": text,
+            "value": text,
+            "type": "Text field",
+            "name": "engraving",
+            "display_style": "",
+        }
+    ]
 
 
 def line_id(order_id: int, position: int) -> int:
@@ -66,7 +88,7 @@ def build_lines(
             name, sku, cost_usd = f"${price_usd // 100} Gift Certificate", "", 0
         else:
             price_usd = rng.randint(500, 9000)
-            name, sku, cost_usd = "Custom engraving", "", price_usd // 3
+            name, sku, cost_usd = ENGRAVING, "", price_usd // 3
         price_ex = round(price_usd * pricing.exchange_rate)
         price_tax = price_ex * pricing.tax_bps // 10_000
         quantity = (
@@ -107,7 +129,7 @@ def build_lines(
                 "fixed_shipping_cost": "0.0000",
                 "brand": rng.choice(BRANDS) if product_id else "",
                 "applied_discounts": [],
-                "product_options": [],
+                "product_options": _engraving(identifier) if name == ENGRAVING else [],
                 "configurable_fields": [],
                 "option_set_id": None,
                 "parent_order_product_id": None,

@@ -10,7 +10,11 @@ import pyarrow.parquet as pq
 from helpers.extraction import load, rows
 from helpers.store import AS_OF
 
-from bigcommerce_assets.personal_data import ERASED_COLUMNS, order_erasure_sql
+from bigcommerce_assets.personal_data import (
+    ERASED_COLUMNS,
+    line_item_erasure_sql,
+    order_erasure_sql,
+)
 from bigcommerce_sandbox import SandboxStore
 from warehouse.resource import WarehouseResource
 from warehouse.suppressions import add_suppressions, email_sha256
@@ -48,8 +52,8 @@ def _with_form_fields(store: SandboxStore, order: dict) -> None:
 
 def _assert_erased(warehouse: WarehouseResource, order_ids: list[int], texts: set[str]) -> None:
     """The orders are in the warehouse, erased: no personal text anywhere in their rows, no
-    customer, flagged, without address form fields, and their transactions without card
-    details."""
+    customer, flagged, without address form fields or payment id, their transactions without
+    card details, and their line items without the options the shopper typed."""
     listed = ", ".join(str(order_id) for order_id in order_ids)
     found = rows(warehouse, f"select * from bigcommerce.orders where id in ({listed})")
     assert len(found) == len(order_ids)
@@ -59,14 +63,36 @@ def _assert_erased(warehouse: WarehouseResource, order_ids: list[int], texts: se
         warehouse,
         "select distinct customer_id, personal_data_erased, billing_address__email, "
         "billing_address__first_name, billing_address__last_name, billing_address__phone, "
-        f"billing_address__form_fields, ip_address from bigcommerce.orders where id in ({listed})",
-    ) == [(0, True, None, None, None, None, None, None)]
+        "billing_address__form_fields, ip_address, payment_provider_id from bigcommerce.orders "
+        f"where id in ({listed})",
+    ) == [(0, True, None, None, None, None, None, None, None)]
     cards = ", ".join(column for columns in CARD_COLUMNS.values() for column in columns)
     transactions = rows(
         warehouse,
         f"select {cards} from bigcommerce.order_transactions where order_id in ({listed})",
     )
-    assert transactions and {values for values in transactions} == {(None,) * 5}
+    assert transactions and {values for values in transactions} == {(None,) * 6}
+    assert _typed_options(warehouse, order_ids) == 0
+
+
+def _typed_options(warehouse: WarehouseResource, order_ids: list[int]) -> int:
+    """Rows of product options (an engraving's text) on these orders' line items."""
+    listed = ", ".join(str(order_id) for order_id in order_ids)
+    [(count,)] = rows(
+        warehouse,
+        "select count(*) from bigcommerce.order_products__product_options where _dlt_root_id in "
+        f"(select _dlt_id from bigcommerce.order_products where order_id in ({listed}))",
+    )
+    return int(count)
+
+
+def _engraved(store: SandboxStore, orders: list[dict]) -> list[int]:
+    """The orders with a line whose options the shopper typed."""
+    return [
+        order["id"]
+        for order in orders
+        if any(line["product_options"] for line in store.line_items(order["id"]))
+    ]
 
 
 def _names(value: str, texts: set[str]) -> bool:
@@ -88,6 +114,7 @@ def test_suppressed_people_do_not_land_and_their_orders_land_erased(
     placed_by_email = {order["id"] for order in _orders_of(store, {BY_EMAIL}, set())}
     assert placed_by_email and placed_by_email <= {order["id"] for order in forgotten}
     kept = _orders_of(store, {KEPT}, set())
+    assert _engraved(store, forgotten) and _engraved(store, kept)
     _with_form_fields(store, forgotten[0])
     _with_form_fields(store, kept[0])
     _suppress(warehouse, hashes, {BY_ID})
@@ -118,6 +145,7 @@ def test_suppressed_people_do_not_land_and_their_orders_land_erased(
         f"where id = {kept[0]['id']}",
     )
     assert json.loads(form_fields) == FORM_FIELDS
+    assert _typed_options(warehouse, _engraved(store, kept)) > 0
     # The list, and the suppressed customer's email asked by id.
     assert server.count_requests("v3/customers") == 2
 
@@ -127,9 +155,11 @@ def test_order_erasure_sql_erases_loaded_orders_as_a_load_does(server, store, tm
     _with_form_fields(store, orders[0])
     assert load(server, store, tmp_path, warehouse=warehouse).success
     erased = [order["id"] for order in orders]
+    assert _typed_options(warehouse, _engraved(store, orders)) > 0
+    children = ["bigcommerce.order_products__product_options", "bigcommerce.order_products"]
 
     with warehouse.connect() as connection, connection.transaction():
-        for statement in order_erasure_sql():
+        for statement in [*order_erasure_sql(), *line_item_erasure_sql(children)]:
             connection.executemany(statement, [(order_id,) for order_id in erased])
 
     _assert_erased(warehouse, erased, _personal_texts(store, KEPT, orders))
