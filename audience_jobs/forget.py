@@ -30,7 +30,7 @@ from audience_jobs.queue_store import QueueCompactionError
 from audience_jobs.reconcile import claimed_client
 from bigcommerce_assets.client import BigCommerceError
 from bigcommerce_assets.deleted_records import RAW_SCHEMA, add_left_out, delete_records
-from bigcommerce_assets.personal_data import line_item_erasure_sql, order_erasure_sql
+from bigcommerce_assets.personal_data import child_erasure_sql, order_erasure_sql
 from bigcommerce_assets.resources import PIPELINE_NAME, BigCommerceResource, DltRunnerResource
 from dbt_like_sql.erasure import remove_profiles
 from warehouse.compaction import WarehouseCompactionError, rewrite_duckdb_file, vacuum_full
@@ -124,9 +124,9 @@ def erase_from_warehouse(
     }
     # Their rows may stay in the store's list: loads must not take them for deletions.
     add_left_out(connection, "subscribers", len(people.subscriber_ids))
-    line_item_children = _tables(connection, RAW_SCHEMA, "order\\_products\\_\\_%")
+    children = _tables(connection, RAW_SCHEMA, "order%\\_\\_%")
     with connection.transaction():
-        for statement in [*order_erasure_sql(), *line_item_erasure_sql(line_item_children)]:
+        for statement in [*order_erasure_sql(), *child_erasure_sql(children)]:
             connection.executemany(
                 statement, [(order_id,) for order_id in sorted(people.order_ids)]
             )

@@ -91,16 +91,20 @@ def erase_line_item(line: dict) -> dict:
     return {**line, **{name: [] for name in ERASED_LINE_ITEM_LISTS if name in line}}
 
 
-def line_item_erasure_sql(child_tables: Iterable[str]) -> list[str]:
-    """Statements, each taking one order's id as its only `?`, that delete what the shopper
-    typed on that order's line items from the `bigcommerce.order_products__...` child tables
-    among `child_tables` (dlt creates one only once a row needs it)."""
-    lists = tuple(f"bigcommerce.order_products__{name}" for name in ERASED_LINE_ITEM_LISTS)
+def child_erasure_sql(child_tables: Iterable[str]) -> list[str]:
+    """Statements, each taking one order's id as its only `?`, that delete the order's rows in
+    the child tables among `child_tables` that hold what a person typed: its line items'
+    options and fields (dlt creates those tables only once a row needs them), and the checkout
+    form fields older versions kept in `orders__billing_address__form_fields`."""
+    parents = {
+        f"bigcommerce.order_products__{name}": "order_products where order_id"
+        for name in ERASED_LINE_ITEM_LISTS
+    } | {"bigcommerce.orders__billing_address__form_fields": "orders where id"}
     return [
-        f"delete from {table} where _dlt_root_id in "
-        "(select _dlt_id from bigcommerce.order_products where order_id = ?)"
+        f"delete from {table} where _dlt_root_id in (select _dlt_id from bigcommerce.{parent} = ?)"
         for table in sorted(child_tables)
-        if table.startswith(lists)
+        for prefix, parent in parents.items()
+        if table.startswith(prefix)
     ]
 
 

@@ -4,6 +4,7 @@ to forget, against the sandbox store and a real warehouse and queue."""
 from datetime import timedelta
 
 import dagster as dg
+import pytest
 from helpers.exports import (
     UPSERTS,
     duckdb_warehouse,
@@ -169,11 +170,13 @@ def test_delete_attribute_values_chunks_long_id_lists(tmp_path):
     assert max(len(ids) for ids in deletes) == IDS_PER_DELETE
 
 
+@pytest.mark.parametrize("withdrawal", ["unsubscribe", "delete"])
 def test_withdrawal_in_the_store_removes_values_within_one_cycle(
-    server, store, tmp_path, warehouse
+    server, store, tmp_path, warehouse, withdrawal
 ):
     """The whole cycle on the store's own records: load, models, export; the subscriber
-    unsubscribes in the store; the next load, rebuild and export remove their values."""
+    unsubscribes in the store, or their row is deleted; the next load, rebuild and export
+    remove their values."""
     consenting = ExportJob(
         id="newsletter_store",
         audience=AUDIENCE,
@@ -203,9 +206,12 @@ def test_withdrawal_in_the_store_removes_values_within_one_cycle(
     )
     subscriber = store.subscriber_for_email(customers[withdrawing]["email"])
     # Later the same day: the next load's window still holds it.
-    store.update_subscriber(
-        subscriber["id"], at=AS_OF + timedelta(minutes=5), consents=["abandoned_cart"]
-    )
+    if withdrawal == "unsubscribe":
+        store.update_subscriber(
+            subscriber["id"], at=AS_OF + timedelta(minutes=5), consents=["abandoned_cart"]
+        )
+    else:
+        store.delete_subscriber(subscriber["id"], at=AS_OF + timedelta(minutes=5))
 
     cycle()
 

@@ -12,7 +12,7 @@ from helpers.store import AS_OF
 
 from bigcommerce_assets.personal_data import (
     ERASED_COLUMNS,
-    line_item_erasure_sql,
+    child_erasure_sql,
     order_erasure_sql,
 )
 from bigcommerce_sandbox import SandboxStore
@@ -156,11 +156,21 @@ def test_order_erasure_sql_erases_loaded_orders_as_a_load_does(server, store, tm
     assert load(server, store, tmp_path, warehouse=warehouse).success
     erased = [order["id"] for order in orders]
     assert _typed_options(warehouse, _engraved(store, orders)) > 0
-    children = ["bigcommerce.order_products__product_options", "bigcommerce.order_products"]
+    # The child table older versions gave the checkout form fields, one row per order.
+    legacy = "bigcommerce.orders__billing_address__form_fields"
+    with warehouse.connect() as connection:
+        connection.execute(
+            f"create table {legacy} as select _dlt_id as _dlt_root_id, "
+            "cast('Gate code 1234' as varchar) as value from bigcommerce.orders"
+        )
+    children = [legacy, "bigcommerce.order_products__product_options", "bigcommerce.orders"]
 
     with warehouse.connect() as connection, connection.transaction():
-        for statement in [*order_erasure_sql(), *line_item_erasure_sql(children)]:
+        for statement in [*order_erasure_sql(), *child_erasure_sql(children)]:
             connection.executemany(statement, [(order_id,) for order_id in erased])
+
+    [(loaded,)] = rows(warehouse, "select count(*) from bigcommerce.orders")
+    assert rows(warehouse, f"select count(*) from {legacy}") == [(loaded - len(erased),)]
 
     _assert_erased(warehouse, erased, _personal_texts(store, KEPT, orders))
     assert rows(
