@@ -220,24 +220,14 @@ category_units as (
     group by counted_line_items.profile_key, product_category_names.name_rank
 ),
 
-ranked_categories as (
-    select
-        profile_key,
-        name_rank,
-        -- Most units first, then the first name in alphabetical order.
-        row_number() over (
-            partition by profile_key order by units desc, name_rank asc
-        ) as category_rank
-    from category_units
-),
-
 top_categories as (
-    select
-        ranked_categories.profile_key,
+    -- Each profile's category with the most units, then the first name in alphabetical order.
+    select distinct on (category_units.profile_key)
+        category_units.profile_key,
         category_names.category_name as top_category
-    from ranked_categories
-    inner join category_names on ranked_categories.name_rank = category_names.name_rank
-    where ranked_categories.category_rank = 1
+    from category_units
+    inner join category_names on category_units.name_rank = category_names.name_rank
+    order by category_units.profile_key, category_units.units desc, category_units.name_rank asc
 ),
 
 email_consents as (
@@ -245,8 +235,9 @@ email_consents as (
         email,
         bool_or(marketing_newsletter_consent) as newsletter_consent,
         bool_or(abandoned_cart_consent) as abandoned_cart_consent
+    -- Rows without an email make a group of their own, which joins no profile: filtering them
+    -- out first would compute each normalised email twice.
     from stg_subscribers
-    where email is not null
     group by email
 ),
 
