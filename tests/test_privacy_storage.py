@@ -3,9 +3,10 @@
 import hashlib
 
 import duckdb
+import psycopg2
 import pytest
 
-from warehouse.compaction import rewrite_duckdb_file, vacuum_full
+from warehouse.compaction import WarehouseCompactionError, rewrite_duckdb_file, vacuum_full
 from warehouse.resource import WarehouseResource
 from warehouse.suppressions import Suppressions, add_suppressions, email_sha256, load_suppressions
 
@@ -74,3 +75,32 @@ def test_vacuum_full_leaves_no_bytes_of_deleted_rows(postgres):
 
     assert b"person77@mail.test" in before
     assert b"person77@mail.test" not in after and b"person78@mail.test" in after
+
+
+def test_vacuum_full_waits_for_transactions_older_than_the_deletion(postgres):
+    """VACUUM FULL keeps a deleted row any open snapshot may still read: the rewrite refuses to
+    run while a transaction older than the deletion is open, and leaves no bytes once it ends."""
+    url = postgres.create_database()
+    with WarehouseResource(url=url).connect() as connection:
+        connection.execute(f"create table people as {_emails(300)}")
+        connection.execute("create table orders as select 1 as id")
+        # A report reading another table, in a transaction that keeps its snapshot.
+        reader = psycopg2.connect(url, application_name="a report")
+        reader.set_session(isolation_level="REPEATABLE READ")
+        reader.cursor().execute("select count(*) from orders")
+        connection.execute("delete from people where email = 'person77@mail.test'")
+
+        connection.execute("vacuum full people")
+        assert b"person77@mail.test" in _table_bytes(connection, postgres, "people")
+        with pytest.raises(WarehouseCompactionError, match=r"a report \(pid \d+\)"):
+            vacuum_full(connection, ["people"], wait_seconds=1)
+
+        reader.close()
+        vacuum_full(connection, ["people"], wait_seconds=1)
+        assert b"person77@mail.test" not in _table_bytes(connection, postgres, "people")
+
+
+def _table_bytes(connection, postgres, table: str) -> bytes:
+    connection.execute("checkpoint")
+    [(path,)] = connection.execute(f"select pg_relation_filepath('{table}')").fetchall()
+    return (postgres.folder / "data" / path).read_bytes()

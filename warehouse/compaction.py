@@ -7,6 +7,7 @@ into a new file that replaces it; PostgreSQL's tables are rewritten with `VACUUM
 """
 
 import os
+import time
 from pathlib import Path
 
 import duckdb
@@ -14,6 +15,9 @@ import duckdb
 from warehouse.connection import WAREHOUSE_ERRORS, WarehouseConnection
 
 _REWRITE_SUFFIX = ".rewrite"
+# How long a rewrite waits for transactions older than the deletions to end.
+OLDER_TRANSACTIONS_WAIT_SECONDS = 120.0
+_POLL_SECONDS = 0.5
 
 
 def rewrite_duckdb_file(path: Path) -> None:
@@ -33,7 +37,11 @@ def rewrite_duckdb_file(path: Path) -> None:
     Path(f"{path}.wal").unlink(missing_ok=True)
 
 
-def vacuum_full(connection: WarehouseConnection, tables: list[str]) -> None:
+def vacuum_full(
+    connection: WarehouseConnection,
+    tables: list[str],
+    wait_seconds: float = OLDER_TRANSACTIONS_WAIT_SECONDS,
+) -> None:
     """Rewrite these PostgreSQL tables (`schema.name`) into new files without their dead rows
     (the old files are truncated when each rewrite commits), then the planner statistics, whose
     most common values and histograms quote column values. Call it outside `transaction()`:
@@ -42,6 +50,7 @@ def vacuum_full(connection: WarehouseConnection, tables: list[str]) -> None:
     The statistics catalog can be rewritten by the database's owner or a superuser; another
     user gets a WarehouseCompactionError after the tables are done. The server's write-ahead
     log still holds the rows until it recycles its segments (README, "Privacy")."""
+    _wait_for_older_transactions(connection, wait_seconds)
     for table in tables:
         connection.execute(f"vacuum (full, analyze) {table}")
     try:
@@ -52,6 +61,37 @@ def vacuum_full(connection: WarehouseConnection, tables: list[str]) -> None:
             f"could not be: {error}. Run VACUUM FULL pg_catalog.pg_statistic as the database "
             "owner to remove the old values they quote."
         ) from error
+
+
+def _wait_for_older_transactions(connection: WarehouseConnection, wait_seconds: float) -> None:
+    """Wait until no transaction in this database started before now: VACUUM FULL keeps every
+    deleted row an open snapshot might still see (an autovacuum ANALYZE, a report's open
+    transaction), so the rewrite must start after all of them end.
+
+    Raises:
+        WarehouseCompactionError: naming the sessions still open after the wait, before
+            anything is rewritten.
+    """
+    [(started,)] = connection.execute("select clock_timestamp()").fetchall()
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        holders = connection.execute(
+            "select pid, coalesce(nullif(application_name, ''), backend_type)"
+            " from pg_stat_activity where datname = current_database()"
+            " and pid <> pg_backend_pid() and backend_xmin is not null and xact_start < ?",
+            [started],
+        ).fetchall()
+        if not holders:
+            return
+        if time.monotonic() > deadline:
+            sessions = ", ".join(f"{name} (pid {pid})" for pid, name in holders)
+            raise WarehouseCompactionError(
+                f"Transactions that began before the deletions are still open after "
+                f"{wait_seconds:.0f} s: {sessions}. VACUUM FULL would keep the "
+                "deleted rows they may still read, so nothing was rewritten yet; run the job "
+                "again once they end (the deletions themselves are done)."
+            )
+        time.sleep(_POLL_SECONDS)
 
 
 class WarehouseCompactionError(Exception):
