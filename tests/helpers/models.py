@@ -1,6 +1,7 @@
 """The SQL models as assets, built over a warehouse on either engine, and their checks
 evaluated."""
 
+from contextlib import nullcontext
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -43,12 +44,14 @@ def build(
     warehouse = _warehouse(where)
     assets = model_assets(warehouse.dialect)
     config = {"as_of": as_of.isoformat()}
-    return dg.materialize(
-        assets,
-        run_config={"ops": {asset.op.name: {"config": config} for asset in assets}},
-        resources={"warehouse": warehouse},
-        instance=instance or dg.DagsterInstance.ephemeral(),
-    )
+    # An ephemeral instance is disposed of here; a given one belongs to the caller.
+    with nullcontext(instance) if instance is not None else dg.DagsterInstance.ephemeral() as used:
+        return dg.materialize(
+            assets,
+            run_config={"ops": {asset.op.name: {"config": config} for asset in assets}},
+            resources={"warehouse": warehouse},
+            instance=used,
+        )
 
 
 def query(warehouse: WarehouseResource, sql: str) -> list[tuple]:
