@@ -3,9 +3,13 @@ one folder, against a fresh Dagster instance holding a copy of a dagster.yaml.""
 
 import os
 import shutil
+import subprocess
 import tempfile
+from collections import Counter
 from pathlib import Path
 
+from bigcommerce_assets.transport import endpoint_of
+from bigcommerce_sandbox import SandboxServer
 from bigcommerce_sandbox.commands import INSTANCE_CONFIG
 
 # Variables the commands read, set afresh for every run rather than inherited.
@@ -50,3 +54,10 @@ def command_env(
         "AUDIENCE_QUEUE_PATH": str(folder / "queue.sqlite"),
         **(extra or {}),
     }
+
+
+def requests_of(server: SandboxServer, env: dict[str, str], command: list[str]) -> Counter:
+    """Run one command in the instance of `env`; the requests it made, by endpoint."""
+    server.reset_requests()
+    subprocess.run(command, env=env, cwd=env["DAGSTER_HOME"], capture_output=True, check=True)
+    return Counter(endpoint_of(request.path) for request in server.requests)

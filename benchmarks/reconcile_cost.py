@@ -13,15 +13,13 @@ endpoint next to the expected (customers + subscribers) / 250.
 
 import argparse
 import math
-import subprocess
 import tempfile
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from benchmarks.command import command_env
-from bigcommerce_assets.transport import endpoint_of
+from benchmarks.command import command_env, requests_of
 from bigcommerce_sandbox import SandboxServer, SandboxStore
 
 MODULE = "bigcommerce_assets.definitions"
@@ -30,10 +28,8 @@ HISTORY_DAYS = 30
 
 def _run(server: SandboxServer, env: dict, command: list[str]) -> tuple[Counter, float]:
     """One CLI run; its requests by endpoint and its wall seconds."""
-    server.reset_requests()
     started = time.monotonic()
-    subprocess.run(command, env=env, cwd=env["DAGSTER_HOME"], capture_output=True, check=True)
-    requests = Counter(endpoint_of(request.path) for request in server.requests)
+    requests = requests_of(server, env, command)
     return requests, time.monotonic() - started
 
 

@@ -14,14 +14,12 @@ and after nothing changed. Each line gives the requests by endpoint next to the 
 """
 
 import argparse
-import subprocess
 import tempfile
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from benchmarks.command import command_env
-from bigcommerce_assets.transport import endpoint_of
+from benchmarks.command import command_env, requests_of
 from bigcommerce_sandbox import SandboxServer, SandboxStore
 from bigcommerce_sandbox.commands import materialize_command
 
@@ -31,15 +29,8 @@ BASE_TARGET = 8
 
 def _run(server: SandboxServer, env: dict, days: str) -> Counter:
     """One run of the command; its requests by endpoint."""
-    server.reset_requests()
-    subprocess.run(
-        materialize_command("group:bigcommerce", "--partition-range", days),
-        env=env,
-        cwd=env["DAGSTER_HOME"],
-        capture_output=True,
-        check=True,
-    )
-    return Counter(endpoint_of(request.path) for request in server.requests)
+    command = materialize_command("group:bigcommerce", "--partition-range", days)
+    return requests_of(server, env, command)
 
 
 def _line(label: str, requests: Counter, changed: int | None) -> str:
