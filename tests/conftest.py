@@ -1,5 +1,6 @@
 """Shared fixtures: a sandbox store on 127.0.0.1 (helpers/store.py says what it holds)."""
 
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +21,23 @@ LONGEST_FIRST = (
     "test_ui.py",
     "test_concurrency.py",
 )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Ctrl-C and SIGTERM back at their defaults in every test process (each worker runs this).
+
+    A shell that starts the suite in the background (a CI runner, nohup) hands SIGINT down
+    ignored, and Dagster then sets SIGTERM to the same (dagster/_utils/interrupts.py). Every
+    process a test starts inherits both ignored: a run launched from a thread waits 2 x 30 s
+    for its compute-log `tail` processes to end, and `dagster dev` outlives its SIGINT and
+    SIGTERM, for 50 s more per worker.
+    """
+    for signum, default in (
+        (signal.SIGINT, signal.default_int_handler),
+        (signal.SIGTERM, signal.SIG_DFL),
+    ):
+        if signal.getsignal(signum) is signal.SIG_IGN:
+            signal.signal(signum, default)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
