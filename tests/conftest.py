@@ -7,20 +7,44 @@ from pathlib import Path
 import pytest
 from helpers.postgres import PostgresServer, postgres_server
 from helpers.store import make_store
+from xdist.remote import Producer
+from xdist.scheduler import LoadFileScheduling
 
 from bigcommerce_sandbox import SandboxServer, SandboxStore
 from warehouse.resource import WarehouseResource
 
 # .ci/run hands whole modules to two pytest-xdist workers in collection order; these take
-# longest, so they go first and none is left running alone at the end.
+# longest (seconds of a CI run in the comments), so they go first and none is left running
+# alone at the end.
 LONGEST_FIRST = (
-    "test_benchmarks.py",
-    "test_demo.py",
-    "test_fault_drills.py",
-    "test_reruns.py",
-    "test_ui.py",
-    "test_concurrency.py",
+    "test_reruns.py",  # 230
+    "test_demo.py",  # 170
+    "test_fault_drills.py",  # 150
+    "test_ui.py",  # 65, and the dagster dev they share: 35 to start
+    "test_concurrency.py",  # 40
+    "test_benchmarks.py",  # 90
 )
+# Modules that share the session's `dagster dev` (helpers/dagster_dev.py) go to one worker, so
+# it starts once and one runs in the background, not one per worker.
+DAGSTER_DEV_MODULES = frozenset({"test_ui.py", "test_concurrency.py"})
+
+
+class SharedDagsterDevScheduling(LoadFileScheduling):
+    """`--dist loadfile`, with the modules of DAGSTER_DEV_MODULES as one unit of work."""
+
+    def _split_scope(self, nodeid: str) -> str:
+        module = super()._split_scope(nodeid)
+        return "dagster dev" if Path(module).name in DAGSTER_DEV_MODULES else module
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(
+    config: pytest.Config, log: Producer
+) -> SharedDagsterDevScheduling | None:
+    """Our scheduling for `--dist loadfile` (.ci/run); pytest-xdist's for any other mode."""
+    return (
+        SharedDagsterDevScheduling(config, log) if config.getvalue("dist") == "loadfile" else None
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
