@@ -20,31 +20,25 @@ LONGEST_FIRST = (
     "test_reruns.py",  # 230
     "test_demo.py",  # 170
     "test_fault_drills.py",  # 150
-    "test_ui.py",  # 65, and the dagster dev they share: 35 to start
+    "test_ui.py",  # 65, and the dagster dev of webserver/: 35 to start
     "test_concurrency.py",  # 40
     "test_benchmarks.py",  # 90
 )
-# Modules that share the session's `dagster dev` (helpers/dagster_dev.py) go to one worker, so
-# it starts once and one runs in the background, not one per worker.
-DAGSTER_DEV_MODULES = frozenset({"test_ui.py", "test_concurrency.py"})
 
 
-class SharedDagsterDevScheduling(LoadFileScheduling):
-    """`--dist loadfile`, with the modules of DAGSTER_DEV_MODULES as one unit of work."""
+class FolderScheduling(LoadFileScheduling):
+    """`--dist loadfile`, with each folder under tests/ (webserver/: the tests that share one
+    `dagster dev`) as one unit of work, so that its package fixtures are set up once."""
 
     def _split_scope(self, nodeid: str) -> str:
-        module = super()._split_scope(nodeid)
-        return "dagster dev" if Path(module).name in DAGSTER_DEV_MODULES else module
+        module = Path(super()._split_scope(nodeid))
+        return str(module.parent) if module.parent.name != "tests" else str(module)
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_xdist_make_scheduler(
-    config: pytest.Config, log: Producer
-) -> SharedDagsterDevScheduling | None:
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Producer) -> FolderScheduling | None:
     """Our scheduling for `--dist loadfile` (.ci/run); pytest-xdist's for any other mode."""
-    return (
-        SharedDagsterDevScheduling(config, log) if config.getvalue("dist") == "loadfile" else None
-    )
+    return FolderScheduling(config, log) if config.getvalue("dist") == "loadfile" else None
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -1,8 +1,7 @@
 """A real `dagster dev` for tests: the sandbox store, a temporary instance preloaded with the
 documented CLI, and the webserver, daemon and code server in one process group.
 
-Test modules use it with `pytest_plugins = ["dagster_dev"]` and reach it only through its
-fixtures (`dagster_dev`, `chromium`), so the whole session shares one server.
+The tests of tests/webserver/ reach it through the fixtures of their conftest.py.
 """
 
 import contextlib
@@ -311,20 +310,3 @@ def _note(log_path: Path, line: str) -> None:
     """Add a line of the test's own to the dagster dev log."""
     with log_path.open("a", encoding="utf-8") as log:
         log.write(f"[test] {line}\n")
-
-
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    """Debian's chromium, installed if missing; a browser test is never skipped."""
-    return ensure_chromium()
-
-
-@pytest.fixture(scope="session")
-def dagster_dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DagsterDev]:
-    """One `dagster dev` for the session; its output goes to test-artifacts/dagster-dev.log
-    (dagster-dev-gw0.log and so on for each pytest-xdist worker that starts one)."""
-    root = tmp_path_factory.mktemp("dagster_dev")
-    worker = os.environ.get("PYTEST_XDIST_WORKER")
-    log_name = f"dagster-dev-{worker}.log" if worker else "dagster-dev.log"
-    with running_dagster_dev(root, ARTIFACTS_DIR / log_name) as running:
-        yield running

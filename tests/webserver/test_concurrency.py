@@ -15,8 +15,6 @@ from warehouse.resource import WAREHOUSE_POOL
 if TYPE_CHECKING:
     from helpers.dagster_dev import DagsterDev
 
-pytest_plugins = ["helpers.dagster_dev"]
-
 LOCATION = {
     "repository_location_name": "bigcommerce_assets.definitions:defs",
     "repository_name": "__repository__",

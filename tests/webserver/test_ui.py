@@ -11,10 +11,12 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from dbt_like_sql.project import MODELS_DIR
 
-pytest_plugins = ["helpers.dagster_dev"]
-
 SECONDS = 1000  # Playwright timeouts are in milliseconds.
 RUN_TIMEOUT = 180 * SECONDS
+# Assertions wait as long as actions do (the page fixture's default). The UI renders some panels
+# from code it fetches on demand (an asset's description, as markdown): on a busy two-core CI
+# machine that has taken longer than Playwright's 5 s.
+expect.set_options(timeout=30 * SECONDS)
 OUR_PACKAGES = ("bigcommerce_assets", "dbt_like_sql", "audience_jobs")
 # README, "Running unattended": what is switched on in a new instance.
 DEFAULT_STATUS = {
