@@ -13,9 +13,9 @@ from dbt_like_sql.project import MODELS_DIR
 
 SECONDS = 1000  # Playwright timeouts are in milliseconds.
 RUN_TIMEOUT = 180 * SECONDS
-# Assertions wait as long as actions do (the page fixture's default). The UI renders some panels
-# from code it fetches on demand (an asset's description, as markdown): on a busy two-core CI
-# machine that has taken longer than Playwright's 5 s.
+# Assertions wait as long as actions do (the page fixture's default). On a busy two-core CI
+# machine an asset's description has taken longer than Playwright's 5 s to appear: its panel was
+# open, its text not there yet.
 expect.set_options(timeout=30 * SECONDS)
 OUR_PACKAGES = ("bigcommerce_assets", "dbt_like_sql", "audience_jobs")
 # README, "Running unattended": what is switched on in a new instance.
