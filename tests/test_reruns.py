@@ -225,9 +225,10 @@ _CHANGE = st.tuples(
 
 
 @settings(
-    # 6 examples, 21 to 28 s each in CI (its three reruns are real Dagster runs): 8 took the
-    # longest module past 220 s of the 15-minute budget.
-    max_examples=6,
+    # 4 examples, 15 to 28 s each in CI (its three reruns are real Dagster runs): 6 took 96 to
+    # 107 s, the slowest test of the suite, and CI from a fresh clone ran 873 to 1,001 s against
+    # its 900. A change to a page already read, during the read, has its own test above.
+    max_examples=4,
     derandomize=True,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
