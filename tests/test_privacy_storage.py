@@ -100,6 +100,30 @@ def test_vacuum_full_waits_for_transactions_older_than_the_deletion(postgres):
         assert b"person77@mail.test" not in _table_bytes(connection, postgres, "people")
 
 
+def test_vacuum_full_waits_for_an_older_writer_idle_in_its_transaction(postgres):
+    """A transaction that wrote before the deletion and sits idle has no snapshot between its
+    statements, but its transaction id holds the deleted rows in the rewrite all the same."""
+    url = postgres.create_database()
+    with WarehouseResource(url=url).connect() as connection:
+        connection.execute(f"create table people as {_emails(300)}")
+        connection.execute("create table orders as select 1 as id")
+        writer = psycopg2.connect(url, application_name="a loader")
+        try:
+            writer.cursor().execute("insert into orders values (2)")
+            connection.execute("delete from people where email = 'person77@mail.test'")
+
+            connection.execute("vacuum full people")
+            assert b"person77@mail.test" in _table_bytes(connection, postgres, "people")
+            with pytest.raises(WarehouseCompactionError, match=r"a loader \(pid \d+\)"):
+                vacuum_full(connection, ["people"], wait_seconds=1)
+
+            writer.commit()
+            vacuum_full(connection, ["people"], wait_seconds=1)
+            assert b"person77@mail.test" not in _table_bytes(connection, postgres, "people")
+        finally:
+            writer.close()
+
+
 def _table_bytes(connection, postgres, table: str) -> bytes:
     connection.execute("checkpoint")
     [(path,)] = connection.execute(f"select pg_relation_filepath('{table}')").fetchall()

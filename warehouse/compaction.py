@@ -78,7 +78,10 @@ def _wait_for_older_transactions(connection: WarehouseConnection, wait_seconds: 
         holders = connection.execute(
             "select pid, coalesce(nullif(application_name, ''), backend_type)"
             " from pg_stat_activity where datname = current_database()"
-            " and pid <> pg_backend_pid() and backend_xmin is not null and xact_start < ?",
+            " and pid <> pg_backend_pid() and xact_start < ?"
+            # A snapshot (xmin) or a transaction id of its own (xid: it wrote, and may sit idle
+            # between statements with no snapshot) holds back what VACUUM may remove.
+            " and (backend_xmin is not null or backend_xid is not null)",
             [started],
         ).fetchall()
         if not holders:
