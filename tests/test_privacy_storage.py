@@ -77,51 +77,44 @@ def test_vacuum_full_leaves_no_bytes_of_deleted_rows(postgres):
     assert b"person77@mail.test" not in after and b"person78@mail.test" in after
 
 
-def test_vacuum_full_waits_for_transactions_older_than_the_deletion(postgres):
-    """VACUUM FULL keeps a deleted row any open snapshot may still read: the rewrite refuses to
-    run while a transaction older than the deletion is open, and leaves no bytes once it ends."""
+def _report(url: str):
+    """A report reading another table, in a transaction that keeps its snapshot."""
+    reader = psycopg2.connect(url, application_name="a report")
+    reader.set_session(isolation_level="REPEATABLE READ")
+    reader.cursor().execute("select count(*) from orders")
+    return reader
+
+
+def _loader(url: str):
+    """A loader that wrote and sits idle in its transaction: no snapshot between statements,
+    but a transaction id of its own."""
+    writer = psycopg2.connect(url, application_name="a loader")
+    writer.cursor().execute("insert into orders values (2)")
+    return writer
+
+
+@pytest.mark.parametrize(("open_older", "name"), [(_report, "a report"), (_loader, "a loader")])
+def test_vacuum_full_waits_for_transactions_older_than_the_deletion(postgres, open_older, name):
+    """VACUUM FULL keeps a deleted row any older open transaction holds back: the rewrite
+    refuses to run while one is open, and leaves no bytes once it ends."""
     url = postgres.create_database()
     with WarehouseResource(url=url).connect() as connection:
         connection.execute(f"create table people as {_emails(300)}")
         connection.execute("create table orders as select 1 as id")
-        # A report reading another table, in a transaction that keeps its snapshot.
-        reader = psycopg2.connect(url, application_name="a report")
-        reader.set_session(isolation_level="REPEATABLE READ")
-        reader.cursor().execute("select count(*) from orders")
-        connection.execute("delete from people where email = 'person77@mail.test'")
-
-        connection.execute("vacuum full people")
-        assert b"person77@mail.test" in _table_bytes(connection, postgres, "people")
-        with pytest.raises(WarehouseCompactionError, match=r"a report \(pid \d+\)"):
-            vacuum_full(connection, ["people"], wait_seconds=1)
-
-        reader.close()
-        vacuum_full(connection, ["people"], wait_seconds=1)
-        assert b"person77@mail.test" not in _table_bytes(connection, postgres, "people")
-
-
-def test_vacuum_full_waits_for_an_older_writer_idle_in_its_transaction(postgres):
-    """A transaction that wrote before the deletion and sits idle has no snapshot between its
-    statements, but its transaction id holds the deleted rows in the rewrite all the same."""
-    url = postgres.create_database()
-    with WarehouseResource(url=url).connect() as connection:
-        connection.execute(f"create table people as {_emails(300)}")
-        connection.execute("create table orders as select 1 as id")
-        writer = psycopg2.connect(url, application_name="a loader")
+        older = open_older(url)
         try:
-            writer.cursor().execute("insert into orders values (2)")
             connection.execute("delete from people where email = 'person77@mail.test'")
 
             connection.execute("vacuum full people")
             assert b"person77@mail.test" in _table_bytes(connection, postgres, "people")
-            with pytest.raises(WarehouseCompactionError, match=r"a loader \(pid \d+\)"):
+            with pytest.raises(WarehouseCompactionError, match=rf"{name} \(pid \d+\)"):
                 vacuum_full(connection, ["people"], wait_seconds=1)
 
-            writer.commit()
+            older.commit()
             vacuum_full(connection, ["people"], wait_seconds=1)
             assert b"person77@mail.test" not in _table_bytes(connection, postgres, "people")
         finally:
-            writer.close()
+            older.close()
 
 
 def _table_bytes(connection, postgres, table: str) -> bytes:

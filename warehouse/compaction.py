@@ -65,8 +65,9 @@ def vacuum_full(
 
 def _wait_for_older_transactions(connection: WarehouseConnection, wait_seconds: float) -> None:
     """Wait until no transaction in this database started before now: VACUUM FULL keeps every
-    deleted row an open snapshot might still see (an autovacuum ANALYZE, a report's open
-    transaction), so the rewrite must start after all of them end.
+    deleted row an older open transaction holds back, by its snapshot (an autovacuum ANALYZE, a
+    report) or by its own transaction id (a loader idle between statements), so the rewrite
+    must start after all of them end.
 
     Raises:
         WarehouseCompactionError: naming the sessions still open after the wait, before
