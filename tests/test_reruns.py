@@ -225,7 +225,7 @@ _CHANGE = st.tuples(
 
 
 @settings(
-    # 4 examples, 15 to 28 s each in CI (its three reruns are real Dagster runs): 6 took 96 to
+    # 4 examples, 69 s in all in CI (each is three real Dagster reruns): 6 took 96 to
     # 107 s, the slowest test of the suite, and CI from a fresh clone ran 873 to 1,001 s against
     # its 900. A change to a page already read, during the read, has its own test above.
     max_examples=4,
