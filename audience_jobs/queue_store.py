@@ -18,6 +18,11 @@ from typing import Protocol
 import psycopg2.errors
 import psycopg2.extensions
 
+from warehouse.compaction import (
+    OLDER_TRANSACTIONS_WAIT_SECONDS,
+    WarehouseCompactionError,
+    wait_for_older_transactions,
+)
 from warehouse.connection import Rows, WarehouseConnection
 from warehouse.ownership import QUEUE_FIX
 from warehouse.postgres import PostgresAddress, connect, parse_url
@@ -210,15 +215,25 @@ class PostgresStore:
 
     def compact(self) -> None:
         """`vacuum full` writes the customer tables anew and drops the old files, where deleted
-        rows stayed until then. It cannot run in a transaction, so the session-level form of
-        the writers' advisory lock keeps writers out meanwhile; readers wait for its brief
-        exclusive lock on each table."""
+        rows stayed until then, once no transaction can still read them. It cannot run in a
+        transaction, so the session-level form of the writers' advisory lock keeps writers out
+        meanwhile; readers wait for its brief exclusive lock on each table."""
         connection = connect(self.address)
         try:
             cursor = connection.cursor()
             if not self._prepared:
                 _prepare_postgres(cursor)
                 self._prepared = True
+            try:
+                wait_for_older_transactions(
+                    WarehouseConnection(connection, "postgres"),
+                    OLDER_TRANSACTIONS_WAIT_SECONDS,
+                    "nothing was rewritten yet",
+                )
+            except WarehouseCompactionError as error:
+                raise QueueCompactionError(
+                    f"The export queue {self.name} could not be compacted. {error}"
+                ) from None
             cursor.execute("select pg_advisory_lock(%s)", [LOCK_KEY])
             # Readers queue behind a waiting `vacuum full`: give up rather than stall them.
             cursor.execute(f"set lock_timeout = '{BUSY_TIMEOUT_SECONDS}s'")

@@ -1,6 +1,8 @@
 """The suppression list and the rewrite that leaves no deleted row's bytes in the warehouse."""
 
 import hashlib
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import duckdb
 import psycopg2
@@ -121,3 +123,53 @@ def _table_bytes(connection, postgres, table: str) -> bytes:
     connection.execute("checkpoint")
     [(path,)] = connection.execute(f"select pg_relation_filepath('{table}')").fetchall()
     return (postgres.folder / "data" / path).read_bytes()
+
+
+def test_vacuum_full_waits_for_transactions_begun_while_the_tables_are_rewritten(postgres):
+    """An ANALYZE replaces the statistics that quote deleted rows, but the old ones stay
+    readable by every transaction begun before it commits: one that starts while the tables
+    are being rewritten holds them in `pg_statistic`, so its rewrite waits for that one too."""
+    url = postgres.create_database()
+    popular = "person7@mail.test"
+    with WarehouseResource(url=url).connect() as connection:
+        # Repeated, the deleted email is among the statistics' most common values.
+        connection.execute(f"create table people as {_emails(300)} union all {_emails(8)}")
+        connection.execute("create table gate as select 1 as id")
+        connection.execute("create table orders as select 1 as id")
+        connection.execute("analyze people")
+        connection.execute(f"delete from people where email = '{popular}'")
+        gatekeeper = psycopg2.connect(url)
+        gatekeeper.cursor().execute("lock table gate in access share mode")
+        rewrite = ThreadPoolExecutor(1).submit(_vacuum_full, url, ["gate", "people"])
+        _wait_until_blocked(connection, "vacuum (full, analyze) gate")
+        # Begun after the deletion but before `people` is analysed.
+        report = _report(url)
+        try:
+            gatekeeper.commit()
+            with pytest.raises(WarehouseCompactionError, match=r"a report \(pid \d+\).*not the"):
+                rewrite.result(timeout=60)
+            assert popular.encode() in _table_bytes(connection, postgres, "pg_statistic")
+
+            report.commit()
+            vacuum_full(connection, ["people"], wait_seconds=1)
+            assert popular.encode() not in _table_bytes(connection, postgres, "pg_statistic")
+        finally:
+            report.close()
+            gatekeeper.close()
+
+
+def _vacuum_full(url: str, tables: list[str]) -> None:
+    with WarehouseResource(url=url).connect() as connection:
+        vacuum_full(connection, tables, wait_seconds=1)
+
+
+def _wait_until_blocked(connection, statement: str) -> None:
+    for _ in range(600):
+        [(waiting,)] = connection.execute(
+            "select count(*) from pg_stat_activity where wait_event_type = 'Lock' and query = ?",
+            [statement],
+        ).fetchall()
+        if waiting:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{statement!r} never waited for its lock")

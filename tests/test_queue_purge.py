@@ -184,6 +184,28 @@ def test_forget_rewrites_the_postgres_tables_without_the_customer(postgres: Post
     assert not _holds(before, FORGOTTEN_NAME)
 
 
+def test_forget_on_postgres_waits_for_a_snapshot_that_still_sees_the_customer(
+    postgres: PostgresServer,
+):
+    """A report in another schema, begun before the forget, can still read the deleted rows:
+    the rewrite waits for it to end, or it would copy them into the new files."""
+    url = postgres.create_database()
+    queue = ExportQueue(url=url)
+    queue.enqueue(JOB, {7: member(FORGOTTEN_NAME)}, existing_members=True, guests_skipped=0)
+    report = psycopg2.connect(url)
+    report.set_session(isolation_level="REPEATABLE READ")
+    report.cursor().execute("select 1")
+    ends = threading.Timer(1.0, report.commit)
+    ends.start()
+    try:
+        queue.forget_customers([7])
+
+        assert not _holds(_relation_files(postgres, url), FORGOTTEN_NAME)
+    finally:
+        ends.join()
+        report.close()
+
+
 def _found(path: Path, value: str) -> bool:
     """Whether the queue's file, or its WAL or journal beside it, holds `value`'s bytes."""
     files = [path, *(path.with_name(path.name + suffix) for suffix in ("-wal", "-journal"))]

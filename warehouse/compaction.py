@@ -47,12 +47,22 @@ def vacuum_full(
     most common values and histograms quote column values. Call it outside `transaction()`:
     VACUUM cannot run inside one.
 
+    Each rewrite first waits for the transactions that can still see what it removes: those
+    older than the deletions before the tables, and before the statistics also those begun
+    while the tables were analysed (an autovacuum ANALYZE), since the statistics the analyses
+    replaced are dead only from then on.
+
     The statistics catalog can be rewritten by the database's owner or a superuser; another
     user gets a WarehouseCompactionError after the tables are done. The server's write-ahead
     log still holds the rows until it recycles its segments (README, "Privacy")."""
-    _wait_for_older_transactions(connection, wait_seconds)
+    wait_for_older_transactions(connection, wait_seconds, "nothing was rewritten yet")
     for table in tables:
         connection.execute(f"vacuum (full, analyze) {table}")
+    wait_for_older_transactions(
+        connection,
+        wait_seconds,
+        "the tables were rewritten, but not the planner statistics, which may quote them",
+    )
     try:
         connection.execute("vacuum full pg_catalog.pg_statistic")
     except WAREHOUSE_ERRORS as error:
@@ -63,37 +73,42 @@ def vacuum_full(
         ) from error
 
 
-def _wait_for_older_transactions(connection: WarehouseConnection, wait_seconds: float) -> None:
-    """Wait until no transaction in this database started before now: VACUUM FULL keeps every
-    deleted row an older open transaction holds back, by its snapshot (an autovacuum ANALYZE, a
-    report) or by its own transaction id (a loader idle between statements), so the rewrite
-    must start after all of them end.
+def wait_for_older_transactions(
+    connection: WarehouseConnection, wait_seconds: float, done_so_far: str
+) -> None:
+    """Wait until no session of this database can see a row deleted before now. VACUUM FULL
+    keeps a deleted row while any transaction may still read it: one that has a snapshot older
+    than the deletion (a report, an ANALYZE), or one that wrote and so has a transaction id of
+    its own (a loader idle between statements, with no snapshot then). Both are older than the
+    first transaction id not yet given out now; a snapshot taken later can still be that old
+    while such a transaction runs, so the wait is on ids, not on start times.
 
     Raises:
-        WarehouseCompactionError: naming the sessions still open after the wait, before
-            anything is rewritten.
+        WarehouseCompactionError: naming the sessions still open after the wait and saying
+            `done_so_far`.
     """
-    [(started,)] = connection.execute("select clock_timestamp()").fetchall()
+    [(first_unassigned,)] = connection.execute(
+        "select pg_snapshot_xmax(pg_current_snapshot())::xid::text"
+    ).fetchall()
     deadline = time.monotonic() + wait_seconds
     while True:
         holders = connection.execute(
             "select pid, coalesce(nullif(application_name, ''), backend_type)"
             " from pg_stat_activity where datname = current_database()"
-            " and pid <> pg_backend_pid() and xact_start < ?"
-            # A snapshot (xmin) or a transaction id of its own (xid: it wrote, and may sit idle
-            # between statements with no snapshot) holds back what VACUUM may remove.
-            " and (backend_xmin is not null or backend_xid is not null)",
-            [started],
+            " and pid <> pg_backend_pid()"
+            # age() counts back from the next transaction id: older is larger.
+            " and greatest(age(backend_xmin), age(backend_xid)) > age(?::xid)",
+            [first_unassigned],
         ).fetchall()
         if not holders:
             return
         if time.monotonic() > deadline:
             sessions = ", ".join(f"{name} (pid {pid})" for pid, name in holders)
             raise WarehouseCompactionError(
-                f"Transactions that began before the deletions are still open after "
-                f"{wait_seconds:.0f} s: {sessions}. VACUUM FULL would keep the "
-                "deleted rows they may still read, so nothing was rewritten yet; run the job "
-                "again once they end (the deletions themselves are done)."
+                f"Transactions that may still read deleted rows are open after "
+                f"{wait_seconds:.0f} s: {sessions}. VACUUM FULL would keep those rows, so "
+                f"{done_so_far}; run the job again once they end (the deletions themselves "
+                "are done)."
             )
         time.sleep(_POLL_SECONDS)
 
