@@ -3,10 +3,11 @@
 Usage:
     python -m benchmarks.run --size small [--repeat 3] [--warehouse-url postgresql://...]
 
-Sizes: tiny (100 customers / 300 orders, a smoke test), small (10k / 30k), medium (100k / 300k)
-and large (1M / 3M). Each step runs `python -m benchmarks.run --step <name>` in a child process,
-so its peak RSS is its own, against a sandbox store served from another process, and prints one
-JSON line; this process collects them. Timings are medians of `--repeat` runs;
+Sizes: tiny (100 customers / 300 orders over 7 days, a smoke test), small (10k / 30k), medium
+(100k / 300k) and large (1M / 3M), the others over 90 days. Each step runs
+`python -m benchmarks.run --step <name>` in a child process, so its peak RSS is its own, against
+a sandbox store served from another process, and prints one JSON line; this process collects
+them. Timings are medians of `--repeat` runs;
 throughput is reported next to a floor measured in the same invocation. With `--warehouse-url`
 the load also runs into PostgreSQL, alternated with the DuckDB load, each time into a new
 database that the benchmark creates on that server and drops afterwards (the URL's user needs
@@ -51,19 +52,25 @@ class Size:
     products: int
     quota_store: tuple[int, int, int] = (500, 1_500, 50)
     export_changes: int = 10_000
+    # Days of history the records span: a load records one materialisation per day and table.
+    history_days: int = 90
+    # The quota's window: a Pro plan's 30 s scaled down 10 times (API.md §8), or 100 times for
+    # the smoke test, which checks that every measure prints, not what it says.
+    window_ms: int = 3_000
 
 
 SIZES = {
-    "tiny": Size(100, 300, 10, quota_store=(20, 60, 5), export_changes=100),
+    "tiny": Size(
+        100, 300, 10, quota_store=(20, 60, 5), export_changes=100, history_days=7, window_ms=300
+    ),
     "small": Size(10_000, 30_000, 500),
     "medium": Size(100_000, 300_000, 5_000),
     "large": Size(1_000_000, 3_000_000, 50_000),
 }
-HISTORY_DAYS = 90
 PAGE = 250
-# A Pro plan's rate, 450 requests per 30 s, in windows scaled down 10 times (API.md §8), with
-# the store 20 ms away.
-QUOTA, WINDOW_MS, LATENCY_MS = 45, 3_000, 20
+# A Pro plan's rate, 450 requests per 30 s, in windows scaled down (Size.window_ms), with the
+# store 20 ms away.
+QUOTA, LATENCY_MS = 45, 20
 # The quota-bound scenarios: how the window refills, and the share another app spends in a
 # burst at the start of every window.
 QUOTA_SCENARIOS = {
@@ -74,14 +81,15 @@ QUOTA_SCENARIOS = {
 AS_OF = datetime(2026, 11, 20, tzinfo=UTC)
 
 
-def _store_args(customers: int, orders: int, products: int) -> dict:
+def _store_args(size: Size, customers: int, orders: int, products: int) -> dict:
+    """The sandbox store's arguments: these counts, over the size's days of history."""
     return {
         "seed": 11,
         "customers": customers,
         "orders": orders,
         "products": products,
         "as_of": AS_OF,
-        "history_days": HISTORY_DAYS,
+        "history_days": size.history_days,
     }
 
 
@@ -90,12 +98,14 @@ def minimum_requests(store: ServedStore) -> int:
     return sum(math.ceil(n / PAGE) for n in store.collections) + 1 + store.orders
 
 
-def _load(store: ServedStore, folder: Path, warehouse: WarehouseResource | None = None) -> dict:
-    """One full load through the project's extraction assets, into a DuckDB file in `folder`
-    unless another warehouse is given."""
+def _load(
+    store: ServedStore, folder: Path, size: Size, warehouse: WarehouseResource | None = None
+) -> dict:
+    """One full load of the size's days through the project's extraction assets, into a DuckDB
+    file in `folder` unless another warehouse is given."""
     warehouse = warehouse or WarehouseResource(path=str(folder / "warehouse.duckdb"))
     last = AS_OF.date()
-    first = last - timedelta(days=HISTORY_DAYS + 1)
+    first = last - timedelta(days=size.history_days + 1)
     assets = build_extraction_assets(
         dg.DailyPartitionsDefinition(start_date=str(first), end_offset=1), warehouse.dialect
     )
@@ -125,11 +135,11 @@ def _load(store: ServedStore, folder: Path, warehouse: WarehouseResource | None 
     return {"seconds": seconds, "records": records}
 
 
-def _quota_share(log: ServedLog, seconds: float) -> dict:
+def _quota_share(log: ServedLog, seconds: float, size: Size) -> dict:
     """Requests the store served against what it allowed us: end to end, and over the quota
     windows from the first request to the last (the server's windows start when it opens).
     What another app spent in those windows is not ours to use, so it is left out."""
-    window = WINDOW_MS / 1000
+    window = size.window_ms / 1000
     touched = {math.floor(request.seconds / window) for request in log.requests}
     served = sum(1 for request in log.requests if request.status != 429)
     theirs = log.competitor.spent / log.competitor.bursts if log.competitor.bursts else 0
@@ -142,13 +152,15 @@ def _quota_share(log: ServedLog, seconds: float) -> dict:
     }
 
 
-def _sandbox(store_args: dict, quota: int | None, scenario: str = "fixed") -> SandboxProcess:
+def _sandbox(
+    store_args: dict, quota: int | None, size: Size, scenario: str = "fixed"
+) -> SandboxProcess:
     window_model, competitor_share = QUOTA_SCENARIOS[scenario]
     return SandboxProcess(
         store_args,
         {
             "quota": quota,
-            "window_ms": WINDOW_MS,
+            "window_ms": size.window_ms,
             "latency_ms": LATENCY_MS if quota else 0,
             "window_model": window_model,
             "competitor_share": competitor_share,
@@ -157,28 +169,28 @@ def _sandbox(store_args: dict, quota: int | None, scenario: str = "fixed") -> Sa
 
 
 def step_load(size: Size) -> dict:
-    sandbox = _sandbox(_store_args(size.customers, size.orders, size.products), None)
+    sandbox = _sandbox(_store_args(size, size.customers, size.orders, size.products), None, size)
     with sandbox as store, tempfile.TemporaryDirectory() as folder:
-        measured = _load(store, Path(folder))
+        measured = _load(store, Path(folder), size)
         requests = len(sandbox.log().requests)
     return {**measured, "requests": requests, "minimum": minimum_requests(store)}
 
 
 def step_load_postgres(size: Size) -> dict:
     """The load into a new database on the server of BENCHMARK_WAREHOUSE_URL."""
-    sandbox = _sandbox(_store_args(size.customers, size.orders, size.products), None)
+    sandbox = _sandbox(_store_args(size, size.customers, size.orders, size.products), None, size)
     with (
         sandbox as store,
         tempfile.TemporaryDirectory() as folder,
         scratch_database(os.environ[WAREHOUSE_URL_VARIABLE]) as url,
     ):
-        measured = _load(store, Path(folder), WarehouseResource(url=url))
+        measured = _load(store, Path(folder), size, WarehouseResource(url=url))
         requests = len(sandbox.log().requests)
     return {**measured, "requests": requests}
 
 
 def step_floor(size: Size) -> dict:
-    sandbox = _sandbox(_store_args(size.customers, size.orders, size.products), None)
+    sandbox = _sandbox(_store_args(size, size.customers, size.orders, size.products), None, size)
     with sandbox as store, tempfile.TemporaryDirectory() as folder:
         started = time.monotonic()
         records = load_floor(
@@ -190,16 +202,16 @@ def step_floor(size: Size) -> dict:
 
 
 def step_quota(size: Size, scenario: str) -> dict:
-    sandbox = _sandbox(_store_args(*size.quota_store), QUOTA, scenario)
+    sandbox = _sandbox(_store_args(size, *size.quota_store), QUOTA, size, scenario)
     with sandbox as store, tempfile.TemporaryDirectory() as folder:
-        measured = _load(store, Path(folder))
-        return {**measured, **_quota_share(sandbox.log(), measured["seconds"])}
+        measured = _load(store, Path(folder), size)
+        return {**measured, **_quota_share(sandbox.log(), measured["seconds"], size)}
 
 
 def step_export(size: Size) -> dict:
     changes = size.export_changes
     job = ExportJob(id="benchmark", audience="repeat_buyers")
-    sandbox = _sandbox(_store_args(changes, 10, 1), QUOTA)
+    sandbox = _sandbox(_store_args(size, changes, 10, 1), QUOTA, size)
     with sandbox as store, tempfile.TemporaryDirectory() as folder:
         queue_path = Path(folder) / "queue.sqlite"
         members = {
@@ -219,7 +231,7 @@ def step_export(size: Size) -> dict:
             instance=dg.DagsterInstance.ephemeral(),
         )
         seconds = time.monotonic() - started
-        shares = _quota_share(sandbox.log(), seconds)
+        shares = _quota_share(sandbox.log(), seconds, size)
     return {
         "success": result.success,
         "seconds": seconds,
@@ -265,6 +277,7 @@ def report(size: str, repeat: int, postgres: bool) -> str:
     floor_rate = _median(floors, "records") / _median(floors, "seconds")
     measured = SIZES[size]
     quota_orders = measured.quota_store[1]
+    rate = f"{QUOTA} per {measured.window_ms / 1000:g} s"
     rows = [
         (
             "store",
@@ -287,7 +300,7 @@ def report(size: str, repeat: int, postgres: bool) -> str:
         *(
             (
                 f"quota-bound load, {scenario.replace('_', ' ')} ({quota_orders:,} orders, "
-                f"{QUOTA} per {WINDOW_MS / 1000:g} s, {LATENCY_MS} ms away)",
+                f"{rate}, {LATENCY_MS} ms away)",
                 f"{quota['quota_share_fetching']:.0%} of the quota left to us used while "
                 f"fetching ({quota['quota_share']:.0%} end to end), {quota['throttled']} of "
                 f"{quota['requests']:,} requests answered 429 "
@@ -296,7 +309,7 @@ def report(size: str, repeat: int, postgres: bool) -> str:
             for scenario, quota in quotas.items()
         ),
         (
-            f"export of {measured.export_changes:,} changes ({QUOTA} per {WINDOW_MS / 1000:g} s)",
+            f"export of {measured.export_changes:,} changes ({rate})",
             f"{export['per_100']:.2f} requests per 100 changes, "
             f"{export['quota_share_fetching']:.0%} of the quota used while sending "
             f"({export['quota_share']:.0%} end to end), {export['throttled']} answered 429",

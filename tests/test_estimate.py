@@ -19,7 +19,7 @@ from bigcommerce_sandbox.layout import Sparsity
 
 PARTITIONS = dg.DailyPartitionsDefinition(start_date=FIRST_DAY, end_offset=1)
 ESTIMATE = build_estimate_job(PARTITIONS)
-MIDDLE_DAY = (date.fromisoformat(FIRST_DAY) + timedelta(days=12)).isoformat()
+MIDDLE_DAY = (date.fromisoformat(FIRST_DAY) + timedelta(days=5)).isoformat()
 
 
 def estimate(

@@ -82,7 +82,6 @@ def test_frequent_schedules_tick_at_their_minutes_with_one_run_key_per_tick():
         ("2026-11-20T00:05", "2026-11-19"),
         ("2026-11-20T00:59", "2026-11-19"),
         ("2026-11-20T23:59", "2026-11-19"),
-        ("2026-11-01T01:00", "2026-10-31"),
         (f"{date.fromisoformat(FIRST_DAY) + timedelta(days=1)}T01:00", FIRST_DAY),
     ],
 )

@@ -145,7 +145,7 @@ def test_a_list_changing_while_paged_loses_no_row(tmp_path):
     """Paging forwards skips a row when one ahead leaves; paging backwards, when one ahead
     joins. Rows changed meanwhile load on the next rerun."""
     store = make_store(**TWO_PAGES)
-    first_day = (AS_OF - timedelta(days=10)).date().isoformat()
+    first_day = (AS_OF - timedelta(days=3)).date().isoformat()
     since = datetime.fromisoformat(first_day).replace(tzinfo=UTC)
     assert 250 < len(_names_within(store, since)) <= 500 < len(store.subscribers())
     warehouse = WarehouseResource(path=str(tmp_path / "warehouse.duckdb"))

@@ -1,4 +1,4 @@
-"""The tests' store: small, deterministic, its records spanning the 30 days before AS_OF, and
+"""The tests' store: small, deterministic, its records spanning the 10 days before AS_OF, and
 resources that point a run at it and at temporary files."""
 
 from datetime import UTC, datetime
@@ -9,11 +9,11 @@ from bigcommerce_sandbox import SandboxServer, SandboxStore
 from warehouse.resource import WarehouseResource
 
 AS_OF = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
-HISTORY_DAYS = 30
+HISTORY_DAYS = 10
 
 
 def make_store(**sizes: int) -> SandboxStore:
-    """A small deterministic store whose records span the 30 days before AS_OF."""
+    """A small deterministic store whose records span the 10 days before AS_OF."""
     return SandboxStore(
         seed=7,
         **{"customers": 40, "orders": 120, "products": 12, "categories": 6, **sizes},
