@@ -14,15 +14,15 @@ from bigcommerce_sandbox import SandboxServer, SandboxStore
 from warehouse.resource import WarehouseResource
 
 # .ci/run hands whole modules to two pytest-xdist workers in collection order; these take
-# longest (seconds of a CI run in the comments), so they go first and none is left running
-# alone at the end.
+# longest (seconds of a whole run on two workers in the comments, 2026-12-02), so they go first
+# and none is left running alone at the end.
 LONGEST_FIRST = (
-    "test_reruns.py",  # 230
-    "test_demo.py",  # 170
-    "test_fault_drills.py",  # 150
-    "test_ui.py",  # 65, and the dagster dev of webserver/: 35 to start
-    "test_concurrency.py",  # 40
-    "test_benchmarks.py",  # 90
+    "test_demo.py",  # 183
+    "test_fault_drills.py",  # 166
+    "test_ui.py",  # 65, with the dagster dev that webserver/ starts once
+    "test_concurrency.py",  # 35
+    "test_reruns.py",  # 99
+    "test_benchmarks.py",  # 69
 )
 
 
