@@ -13,24 +13,18 @@ endpoint next to the expected (customers + subscribers) / 250.
 
 import argparse
 import math
+import sys
 import tempfile
 import time
-from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from benchmarks.command import command_env, requests_of
 from bigcommerce_sandbox import SandboxServer, SandboxStore
+from bigcommerce_sandbox.commands import CODE_LOCATION
 
-MODULE = "bigcommerce_assets.definitions"
 HISTORY_DAYS = 30
-
-
-def _run(server: SandboxServer, env: dict, command: list[str]) -> tuple[Counter, float]:
-    """One CLI run; its requests by endpoint and its wall seconds."""
-    started = time.monotonic()
-    requests = requests_of(server, env, command)
-    return requests, time.monotonic() - started
+RECONCILE = [sys.executable, "-m", "dagster", "job", "execute", "-m", CODE_LOCATION]
 
 
 def main() -> None:
@@ -48,7 +42,6 @@ def main() -> None:
         as_of=now - timedelta(minutes=1),
         history_days=HISTORY_DAYS - 1,
     )
-    reconcile = [".venv/bin/dagster", "job", "execute", "-m", MODULE]
     with tempfile.TemporaryDirectory() as folder, SandboxServer(store, quota=None) as server:
         env = command_env(
             Path(folder),
@@ -57,11 +50,12 @@ def main() -> None:
             access_token=store.access_token,
             first_day=str(first_day),
         )
-        reconcile[0] = str(Path(__file__).resolve().parent.parent / reconcile[0])
         store.delete_customers([customer["id"] for customer in store.customers()][: args.deleted])
         customers, subscribers = len(list(store.customers())), len(list(store.subscribers()))
         expected = math.ceil(customers / 250) + math.ceil(subscribers / 250)
-        requests, seconds = _run(server, env, [*reconcile, "-j", "reconcile_deleted_customers"])
+        started = time.monotonic()
+        requests = requests_of(server, env, [*RECONCILE, "-j", "reconcile_deleted_customers"])
+        seconds = time.monotonic() - started
         detail = ", ".join(f"{path} {n}" for path, n in sorted(requests.items()))
         print(
             f"reconcile_deleted_customers: {sum(requests.values())} requests ({detail}) in "

@@ -7,15 +7,14 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from helpers.exports import export, export_queue, queue_members
+from helpers.exports import export, queue_members, reconcile
 from helpers.extraction import load
 from helpers.models import build, query
-from helpers.store import AS_OF, resources
+from helpers.store import AS_OF
 
 from audience_jobs.jobs import ExportJob
-from audience_jobs.reconcile import build_reconcile_job
 from bigcommerce_sandbox import SandboxServer, SandboxStore
-from warehouse.resource import WarehousePools, WarehouseResource
+from warehouse.resource import WarehouseResource
 
 REPEAT = ExportJob(id="repeat", audience="repeat_buyers", existing_members=True)
 OTHER = ExportJob(id="other", audience="repeat_buyers", attribute="Other", existing_members=True)
@@ -25,19 +24,6 @@ AUDIENCES = ["repeat_buyers"]
 def _load_and_build(server, store, tmp_path, warehouse, instance) -> None:
     assert load(server, store, tmp_path, instance=instance, warehouse=warehouse).success
     assert build(warehouse, AS_OF, instance).success
-
-
-def _reconcile(server, store, tmp_path, warehouse, instance, **config) -> dg.ExecuteInProcessResult:
-    job = build_reconcile_job(WarehousePools.of(warehouse.dialect), AUDIENCES)
-    return job.execute_in_process(
-        run_config={"ops": {"reconcile_deleted_customers": {"config": config}}} if config else None,
-        resources={
-            **resources(server, store, tmp_path, warehouse=warehouse),
-            "export_queue": export_queue(tmp_path, warehouse),
-        },
-        instance=instance,
-        raise_on_error=False,
-    )
 
 
 @pytest.fixture
@@ -75,7 +61,7 @@ def test_deleted_customers_leave_every_table_and_the_queue(
     queue_members(tmp_path, OTHER, range(members[-1], members[-1] + 1), warehouse)
     server.reset_requests()
 
-    result = _reconcile(server, store, tmp_path, warehouse, exported)
+    result = reconcile(server, store, tmp_path, warehouse, AUDIENCES, exported)
 
     assert result.success
     ids = ", ".join(str(i) for i in gone)
@@ -113,7 +99,7 @@ def test_refuses_to_delete_most_of_a_table(
     everyone = [customer["id"] for customer in store.customers()]
     store.delete_customers(everyone[: len(everyone) * 4 // 5])
 
-    result = _reconcile(server, store, tmp_path, warehouse, exported)
+    result = reconcile(server, store, tmp_path, warehouse, AUDIENCES, exported)
 
     assert not result.success
     [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]

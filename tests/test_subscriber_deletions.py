@@ -5,14 +5,13 @@ import math
 from datetime import timedelta
 
 import dagster as dg
-from helpers.exports import export_queue
+from helpers.exports import reconcile
 from helpers.extraction import load, metadata
 from helpers.models import query
-from helpers.store import AS_OF, resources
+from helpers.store import AS_OF
 
-from audience_jobs.reconcile import build_reconcile_job
 from bigcommerce_sandbox import SandboxServer, SandboxStore
-from warehouse.resource import WarehousePools, WarehouseResource
+from warehouse.resource import WarehouseResource
 from warehouse.suppressions import add_suppressions, email_sha256
 
 SUBSCRIBERS = "v3/customers/subscribers"
@@ -90,14 +89,7 @@ def test_suppressed_rows_counted_by_a_listing_do_not_hide_deletions(server, stor
     assert gone["id"] in _held(warehouse)
 
     # The nightly listing removes it and counts the suppressed row; the next deletion shows.
-    reconcile = build_reconcile_job(WarehousePools.of("duckdb"), ["repeat_buyers"])
-    assert reconcile.execute_in_process(
-        resources={
-            **resources(server, store, tmp_path, warehouse=warehouse),
-            "export_queue": export_queue(tmp_path, warehouse),
-        },
-        instance=dg.DagsterInstance.ephemeral(),
-    ).success
+    assert reconcile(server, store, tmp_path, warehouse, ["repeat_buyers"]).success
     assert gone["id"] not in _held(warehouse)
     store.delete_subscriber(later["id"], at=AS_OF + timedelta(minutes=10))
     result = load(server, store, tmp_path, warehouse=warehouse)

@@ -12,9 +12,10 @@ import dagster as dg
 from audience_jobs.assets import ExportQueueResource, build_export_assets
 from audience_jobs.jobs import ExportJob
 from audience_jobs.queue import ExportQueue, MemberState
+from audience_jobs.reconcile import build_reconcile_job
 from bigcommerce_sandbox import SandboxServer, SandboxStore
 from helpers.store import resources
-from warehouse.resource import WarehouseResource
+from warehouse.resource import WarehousePools, WarehouseResource
 
 UPSERTS = "v3/customers/attribute-values"
 
@@ -146,3 +147,26 @@ def set_consent(warehouse: WarehouseResource, customer_id: int, consented: bool 
             "update analytics.profiles set newsletter_consent = ? where customer_id = ?",
             [consented, customer_id],
         )
+
+
+def reconcile(
+    server: SandboxServer,
+    store: SandboxStore,
+    tmp_path: Path,
+    warehouse: WarehouseResource,
+    audiences: list[str],
+    instance: dg.DagsterInstance | None = None,
+    **config: object,
+) -> dg.ExecuteInProcessResult:
+    """One `reconcile_deleted_customers` run over these audiences, with the queue beside
+    `warehouse`; on `instance`, else on an ephemeral one."""
+    job = build_reconcile_job(WarehousePools.of(warehouse.dialect), audiences)
+    return job.execute_in_process(
+        run_config={"ops": {"reconcile_deleted_customers": {"config": config}}} if config else None,
+        resources={
+            **resources(server, store, tmp_path, warehouse=warehouse),
+            "export_queue": export_queue(tmp_path, warehouse),
+        },
+        instance=instance or dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
