@@ -81,18 +81,6 @@ QUOTA_SCENARIOS = {
 AS_OF = datetime(2026, 11, 20, tzinfo=UTC)
 
 
-def _store_args(size: Size, customers: int, orders: int, products: int) -> dict:
-    """The sandbox store's arguments: these counts, over the size's days of history."""
-    return {
-        "seed": 11,
-        "customers": customers,
-        "orders": orders,
-        "products": products,
-        "as_of": AS_OF,
-        "history_days": size.history_days,
-    }
-
-
 def minimum_requests(store: ServedStore) -> int:
     """Sum over endpoints of ceil(records / max page size), plus one per order for transactions."""
     return sum(math.ceil(n / PAGE) for n in store.collections) + 1 + store.orders
@@ -153,11 +141,24 @@ def _quota_share(log: ServedLog, seconds: float, size: Size) -> dict:
 
 
 def _sandbox(
-    store_args: dict, quota: int | None, size: Size, scenario: str = "fixed"
+    size: Size,
+    quota: int | None = None,
+    counts: tuple[int, int, int] | None = None,
+    scenario: str = "fixed",
 ) -> SandboxProcess:
+    """The sandbox store of `counts` (customers, orders, products; by default the size's own)
+    over the size's days of history, served with `quota` requests per window, if any."""
+    customers, orders, products = counts or (size.customers, size.orders, size.products)
     window_model, competitor_share = QUOTA_SCENARIOS[scenario]
     return SandboxProcess(
-        store_args,
+        {
+            "seed": 11,
+            "customers": customers,
+            "orders": orders,
+            "products": products,
+            "as_of": AS_OF,
+            "history_days": size.history_days,
+        },
         {
             "quota": quota,
             "window_ms": size.window_ms,
@@ -169,7 +170,7 @@ def _sandbox(
 
 
 def step_load(size: Size) -> dict:
-    sandbox = _sandbox(_store_args(size, size.customers, size.orders, size.products), None, size)
+    sandbox = _sandbox(size)
     with sandbox as store, tempfile.TemporaryDirectory() as folder:
         measured = _load(store, Path(folder), size)
         requests = len(sandbox.log().requests)
@@ -178,7 +179,7 @@ def step_load(size: Size) -> dict:
 
 def step_load_postgres(size: Size) -> dict:
     """The load into a new database on the server of BENCHMARK_WAREHOUSE_URL."""
-    sandbox = _sandbox(_store_args(size, size.customers, size.orders, size.products), None, size)
+    sandbox = _sandbox(size)
     with (
         sandbox as store,
         tempfile.TemporaryDirectory() as folder,
@@ -190,7 +191,7 @@ def step_load_postgres(size: Size) -> dict:
 
 
 def step_floor(size: Size) -> dict:
-    sandbox = _sandbox(_store_args(size, size.customers, size.orders, size.products), None, size)
+    sandbox = _sandbox(size)
     with sandbox as store, tempfile.TemporaryDirectory() as folder:
         started = time.monotonic()
         records = load_floor(
@@ -202,7 +203,7 @@ def step_floor(size: Size) -> dict:
 
 
 def step_quota(size: Size, scenario: str) -> dict:
-    sandbox = _sandbox(_store_args(size, *size.quota_store), QUOTA, size, scenario)
+    sandbox = _sandbox(size, QUOTA, size.quota_store, scenario)
     with sandbox as store, tempfile.TemporaryDirectory() as folder:
         measured = _load(store, Path(folder), size)
         return {**measured, **_quota_share(sandbox.log(), measured["seconds"], size)}
@@ -211,7 +212,7 @@ def step_quota(size: Size, scenario: str) -> dict:
 def step_export(size: Size) -> dict:
     changes = size.export_changes
     job = ExportJob(id="benchmark", audience="repeat_buyers")
-    sandbox = _sandbox(_store_args(size, changes, 10, 1), QUOTA, size)
+    sandbox = _sandbox(size, QUOTA, (changes, 10, 1))
     with sandbox as store, tempfile.TemporaryDirectory() as folder:
         queue_path = Path(folder) / "queue.sqlite"
         members = {
