@@ -32,6 +32,7 @@ from helpers.exports import UPSERTS, export, queue_members, registered_members
 from helpers.extraction import LAST_DAY, count, load, rows
 from helpers.instance import instance_at
 from helpers.models import build
+from helpers.polling import wait_until
 from helpers.postgres import PASSWORD, dump_database
 from helpers.store import AS_OF, make_store
 
@@ -304,7 +305,7 @@ def test_a_killed_load_is_released_and_the_next_load_runs(tmp_path, bytecode):
             instance_at(env["DAGSTER_HOME"]) as instance,
             started(materialize_command(*LOAD_SELECTION), env, tmp_path / "killed.log") as killed,
         ):
-            _wait_until(lambda: len(server.requests) >= 1)
+            wait_until(lambda: len(server.requests) >= 1, timeout=120)
             while_alive = release_abandoned_runs(instance)
             killed.kill()  # SIGKILL
             killed.wait()
@@ -319,13 +320,6 @@ def test_a_killed_load_is_released_and_the_next_load_runs(tmp_path, bytecode):
     assert run.status == dg.DagsterRunStatus.FAILURE
     assert resumed.returncode == 0, log.read_text(errors="replace")[-2000:]
     assert count(tmp_path, "orders") == len(store.orders())
-
-
-def _wait_until(reached: Callable[[], bool], timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while not reached():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def _wait_while_progressing(

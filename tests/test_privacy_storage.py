@@ -1,12 +1,13 @@
 """The suppression list and the rewrite that leaves no deleted row's bytes in the warehouse."""
 
 import hashlib
-import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 
 import duckdb
 import psycopg2
 import pytest
+from helpers.polling import wait_until
 
 from warehouse.compaction import WarehouseCompactionError, rewrite_duckdb_file, vacuum_full
 from warehouse.resource import WarehouseResource
@@ -139,23 +140,24 @@ def test_vacuum_full_waits_for_transactions_begun_while_the_tables_are_rewritten
         connection.execute("analyze people")
         connection.execute(f"delete from people where email = '{popular}'")
         gatekeeper = psycopg2.connect(url)
-        gatekeeper.cursor().execute("lock table gate in access share mode")
-        rewrite = ThreadPoolExecutor(1).submit(_vacuum_full, url, ["gate", "people"])
-        _wait_until_blocked(connection, "vacuum (full, analyze) gate")
-        # Begun after the deletion but before `people` is analysed.
-        report = _report(url)
-        try:
-            gatekeeper.commit()
-            with pytest.raises(WarehouseCompactionError, match=r"a report \(pid \d+\).*not the"):
-                rewrite.result(timeout=60)
-            assert popular.encode() in _table_bytes(connection, postgres, "pg_statistic")
+        # The lock goes first on the way out, so that the rewrite it holds up can end.
+        with ThreadPoolExecutor(1) as pool, closing(gatekeeper):
+            gatekeeper.cursor().execute("lock table gate in access share mode")
+            rewrite = pool.submit(_vacuum_full, url, ["gate", "people"])
+            statement = "vacuum (full, analyze) gate"
+            wait_until(lambda: _waits_for_a_lock(connection, statement), what=statement)
+            # Begun after the deletion but before `people` is analysed.
+            with closing(_report(url)) as report:
+                gatekeeper.commit()
+                with pytest.raises(
+                    WarehouseCompactionError, match=r"a report \(pid \d+\).*not the"
+                ):
+                    rewrite.result(timeout=60)
+                assert popular.encode() in _table_bytes(connection, postgres, "pg_statistic")
 
-            report.commit()
-            vacuum_full(connection, ["people"], wait_seconds=1)
-            assert popular.encode() not in _table_bytes(connection, postgres, "pg_statistic")
-        finally:
-            report.close()
-            gatekeeper.close()
+                report.commit()
+                vacuum_full(connection, ["people"], wait_seconds=1)
+        assert popular.encode() not in _table_bytes(connection, postgres, "pg_statistic")
 
 
 def _vacuum_full(url: str, tables: list[str]) -> None:
@@ -163,13 +165,9 @@ def _vacuum_full(url: str, tables: list[str]) -> None:
         vacuum_full(connection, tables, wait_seconds=1)
 
 
-def _wait_until_blocked(connection, statement: str) -> None:
-    for _ in range(600):
-        [(waiting,)] = connection.execute(
-            "select count(*) from pg_stat_activity where wait_event_type = 'Lock' and query = ?",
-            [statement],
-        ).fetchall()
-        if waiting:
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"{statement!r} never waited for its lock")
+def _waits_for_a_lock(connection, statement: str) -> bool:
+    [(waiting,)] = connection.execute(
+        "select count(*) from pg_stat_activity where wait_event_type = 'Lock' and query = ?",
+        [statement],
+    ).fetchall()
+    return waiting > 0

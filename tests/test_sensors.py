@@ -11,6 +11,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
+from helpers.polling import wait_until
 from helpers.postgres import PostgresServer
 from helpers.store import make_store, resources
 
@@ -124,7 +125,7 @@ def test_sensor_skips_while_an_export_of_the_job_runs(instance, export_queue, tm
             },
         )
         run.start()
-        _wait_for(lambda: server.count_requests("v3/customers/attributes") > 0)
+        wait_until(lambda: server.count_requests("v3/customers/attributes") > 0)
 
         decision = tick(instance, export_queue)
         run.join()
@@ -181,10 +182,3 @@ def test_sensor_decides_while_another_process_writes_the_warehouse(instance, tmp
         holder.wait()
 
     assert isinstance(decision, dg.SensorResult)
-
-
-def _wait_for(condition, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
