@@ -33,7 +33,12 @@ from bigcommerce_assets.deleted_records import RAW_SCHEMA, add_left_out, delete_
 from bigcommerce_assets.personal_data import child_erasure_sql, order_erasure_sql
 from bigcommerce_assets.resources import PIPELINE_NAME, BigCommerceResource, DltRunnerResource
 from dbt_like_sql.erasure import remove_profiles
-from warehouse.compaction import WarehouseCompactionError, rewrite_duckdb_file, vacuum_full
+from warehouse.compaction import (
+    WarehouseCompactionError,
+    empty_tables,
+    rewrite_duckdb_file,
+    vacuum_full,
+)
 from warehouse.connection import WarehouseConnection
 from warehouse.resource import WarehousePools, WarehouseResource
 from warehouse.suppressions import add_suppressions, email_sha256
@@ -131,8 +136,7 @@ def erase_from_warehouse(
                 statement, [(order_id,) for order_id in sorted(people.order_ids)]
             )
         # The staging dataset only holds the last merge's rows, which are in the tables already.
-        for table in _tables(connection, STAGING_SCHEMA):
-            connection.execute(f"delete from {table}")
+        empty_tables(connection, _tables(connection, STAGING_SCHEMA))
     removed[f"{RAW_SCHEMA}.orders (erased)"] = len(people.order_ids)
     removed |= remove_profiles(connection, people.profile_ids(), audiences, with_history=True)
     return removed

@@ -9,7 +9,12 @@ import psycopg2
 import pytest
 from helpers.polling import wait_until
 
-from warehouse.compaction import WarehouseCompactionError, rewrite_duckdb_file, vacuum_full
+from warehouse.compaction import (
+    WarehouseCompactionError,
+    empty_tables,
+    rewrite_duckdb_file,
+    vacuum_full,
+)
 from warehouse.resource import WarehouseResource
 from warehouse.suppressions import Suppressions, add_suppressions, email_sha256, load_suppressions
 
@@ -171,3 +176,20 @@ def _waits_for_a_lock(connection, statement: str) -> bool:
         [statement],
     ).fetchall()
     return waiting > 0
+
+
+def test_an_emptied_table_leaves_no_statistics_quoting_its_rows(postgres):
+    """ANALYZE keeps an empty table's old statistics; an emptied table does not keep them."""
+    url = postgres.create_database()
+    with WarehouseResource(url=url).connect() as connection:
+        connection.execute("create schema staging")
+        connection.execute(f"create table staging.people as {_emails(3)}")
+        connection.execute("analyze staging.people")
+        assert b"person1@mail.test" in _table_bytes(connection, postgres, "pg_statistic")
+
+        with connection.transaction():
+            empty_tables(connection, ["staging.people"])
+        vacuum_full(connection, ["staging.people"], wait_seconds=1)
+
+        assert b"person1@mail.test" not in _table_bytes(connection, postgres, "pg_statistic")
+        assert connection.execute("select count(*) from staging.people").fetchall() == [(0,)]
